@@ -1,0 +1,59 @@
+# fmnist-sweep: `make sweep` runs a sweep, `make test` runs the test suite.
+# Both set everything up first (uv, the locked environment, the data).
+
+EXP ?= experiments/quickstart.yaml
+ARGS ?=
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+RUN = $(UV) run --locked --no-sync
+DATASET_PKG = dataset-fashion-mnist
+
+.PHONY: help setup uv env data sweep test lint ui test-deps clean
+
+help:
+	@echo "make sweep [EXP=experiments/exp12.yaml] [ARGS='--max-evals 3']  run a sweep"
+	@echo "make test                                                   run the tests"
+	@echo "make ui                                                     browse mlflow.db on :5001"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv || \
+		python3 -m pip install --quiet --break-system-packages uv
+
+env: uv
+	@$(UV) sync --locked --quiet
+
+# The data: already verified somewhere on the search path, or Debian's package (where apt
+# and root are available), or torchvision's download into ./data (where the network is).
+data: env
+	@$(RUN) python -m sweep.data >/dev/null 2>&1 || $(MAKE) --no-print-directory fetch-data
+	@$(RUN) python -m sweep.data
+
+.PHONY: fetch-data
+fetch-data:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -qq $(DATASET_PKG) >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(DATASET_PKG) >/dev/null 2>&1; } || true; \
+	fi
+	@$(RUN) python -m sweep.data --download
+
+setup: data
+
+sweep: setup
+	$(RUN) python -m sweep $(EXP) $(ARGS)
+
+# System packages some tests need: Chromium (report rendering) and Java (Spark).
+test-deps:
+	@sh scripts/test-deps.sh
+
+test: setup test-deps
+	$(RUN) pytest -q
+
+lint: env
+	$(RUN) ruff check src tests
+	$(RUN) ruff format --check src tests
+
+ui: env
+	$(RUN) mlflow ui --port 5001
+
+clean:
+	rm -rf reports .pytest_cache

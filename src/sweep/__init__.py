@@ -1,0 +1,1 @@
+"""fmnist-sweep: declarative Hyperopt sweeps over PyTorch models, recorded in MLflow."""

@@ -1,0 +1,162 @@
+"""The command line: parse flags, load and validate the experiment, call ``run_sweep``.
+
+Heavy libraries (torch, MLflow, hyperopt) are imported only after validation, so that
+``--help``, ``--dry-run`` and bad input answer quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m sweep",
+        description="Run a Hyperopt sweep described by an experiment YAML file; every trial "
+        "is a nested MLflow run under one parent run per sweep.",
+    )
+    p.add_argument("experiment", help="experiment file, e.g. experiments/exp12.yaml")
+    p.add_argument("--max-evals", type=int, metavar="N", help="number of trials (sweep.max_evals)")
+    p.add_argument("--epochs", type=int, metavar="N", help="epochs per trial (train.epochs)")
+    p.add_argument(
+        "--subset",
+        type=int,
+        metavar="N",
+        help="use only N stratified training images (data.subset)",
+    )
+    p.add_argument("--seed", type=int, help="seed of the search and of training")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config field by its dotted path, e.g. --set train.batch_size=128",
+    )
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)",
+    )
+    p.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files")
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps"
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and print the resolved config and search space; run nothing",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    from .config import parse_override
+
+    out: dict[str, Any] = {}
+    for text in args.set:
+        key, value = parse_override(text)
+        out[key] = value
+    flags = {
+        "sweep.max_evals": args.max_evals,
+        "train.epochs": args.epochs,
+        "data.subset": args.subset,
+        "sweep.seed": args.seed,
+        "train.seed": args.seed,
+    }
+    out.update({k: v for k, v in flags.items() if v is not None})
+    return out
+
+
+def _configure_logging() -> None:
+    from loguru import logger
+    from tqdm import tqdm
+
+    logger.remove()
+    logger.add(
+        lambda msg: tqdm.write(msg, end="", file=sys.stderr),
+        format="<green>{time:HH:mm:ss}</green> {message}",
+        colorize=sys.stderr.isatty(),
+    )
+
+
+def _print_dry_run(config: Any) -> None:
+    from .config import to_yaml
+
+    print(f"# resolved config of {config.name}")
+    print(to_yaml(config).split("\nsearch:")[0].rstrip())
+    print("# search space")
+    if not config.search:
+        print("(none: every trial uses the fixed config)")
+    for key, dist in config.search.items():
+        print(f"{key}: {dist.describe()}")
+    s = config.sweep
+    goal = "maximising" if s.objective == "val_accuracy" else "minimising"
+    print(
+        f"# {s.algo} search, {s.max_evals} trials, seed {s.seed}, {goal} {s.objective} "
+        "on the validation split"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from .config import ConfigError, load_experiment
+
+    try:
+        config = load_experiment(args.experiment, overrides_from(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        _print_dry_run(config)
+        return 0
+
+    _configure_logging()
+    from loguru import logger
+
+    from .data import DataError
+    from .sweep import RunOptions, run_sweep
+    from .tracking import DEFAULT_TRACKING_URI
+
+    options = RunOptions(
+        tracking_uri=args.tracking_uri or DEFAULT_TRACKING_URI,
+        data_dir=args.data_dir,
+        device=args.device,
+        show_progress=not args.no_progress,
+    )
+    try:
+        result = run_sweep(config, args.experiment, options)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    best = result.best
+    if best is None:
+        logger.error(
+            "all {} trials failed (see the failure tags in MLflow); parent run {}",
+            len(result.trials),
+            result.parent_run_id,
+        )
+        return EXIT_FAILED
+    params = " ".join(f"{k}={v}" for k, v in best.params.items()) or "(fixed config)"
+    logger.info(
+        "best of {} trials ({} failed): trial {} | {} | val_acc {:.4f} | test_acc {:.4f} | "
+        "parent run {} in {}",
+        len(result.trials),
+        result.n_failed,
+        best.number,
+        params,
+        best.val_accuracy,
+        best.test_accuracy,
+        result.parent_run_id,
+        options.tracking_uri,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

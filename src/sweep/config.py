@@ -1,0 +1,412 @@
+"""Step 1 of the data flow: experiment YAML -> validated, frozen ``ExperimentConfig``.
+
+Everything after :func:`load_experiment` sees typed, immutable objects, never a raw dict.
+Errors are raised as :class:`ConfigError` with one paragraph naming the file, the key and
+the value, so that the CLI can print them without a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+
+class ConfigError(ValueError):
+    """An experiment file (or an override) that cannot be turned into a valid config."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------- models
+class CNNConfig(_Frozen):
+    """Conv blocks (conv-[BN]-ReLU-pool-dropout) whose widths double up to ``filters``."""
+
+    kind: Literal["cnn"] = "cnn"
+    num_blocks: int = Field(3, ge=1, le=4)  # 28 px halves per block: 4 blocks end at 1x1
+    filters: int = Field(256, ge=4)  # channels of the last block; block i has filters/2^(n-1-i)
+    units1: int = Field(192, ge=1)  # first dense layer
+    units2: int = Field(96, ge=1)  # second dense layer
+    dropout: tuple[float, ...] = (0.05, 0.15, 0.1)  # one rate per conv block
+    dense_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # after each dense layer
+    batchnorm: bool = True
+    residual: bool = False  # an extra 3x3 conv pair per block with an identity shortcut
+    dual_path: bool = False  # a second tower of 5x5 convs, concatenated before the dense head
+
+    @field_validator("dropout")
+    @classmethod
+    def _rates(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0.0 <= r < 1.0 for r in v):
+            raise ValueError(f"every dropout rate must be in [0, 1), got {list(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_rate_per_block(self) -> CNNConfig:
+        if len(self.dropout) != self.num_blocks:
+            raise ValueError(
+                f"dropout needs one rate per conv block: num_blocks is {self.num_blocks} "
+                f"but dropout has {len(self.dropout)} values {list(self.dropout)}"
+            )
+        if self.filters % 2 ** (self.num_blocks - 1):
+            raise ValueError(
+                f"filters={self.filters} must be divisible by 2^(num_blocks-1)="
+                f"{2 ** (self.num_blocks - 1)} (block widths halve from the last block)"
+            )
+        return self
+
+
+class MLPConfig(_Frozen):
+    """The dense baseline: Dense-[BN]-ReLU-Dropout per hidden layer, then softmax."""
+
+    kind: Literal["mlp"] = "mlp"
+    hidden: tuple[int, ...] = (256, 128)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    batchnorm: bool = True
+
+
+class WideDeepConfig(_Frozen):
+    """Deep path (Dense-ReLU-BN twice, dropout) concatenated with the raw flattened pixels."""
+
+    kind: Literal["wide_deep"] = "wide_deep"
+    units: int = Field(30, ge=1)
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+
+
+ModelConfig = Annotated[CNNConfig | MLPConfig | WideDeepConfig, Field(discriminator="kind")]
+
+
+# ----------------------------------------------------------------------------- training
+class OptimizerConfig(_Frozen):
+    name: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)  # SGD only
+
+
+class SchedulerConfig(_Frozen):
+    name: Literal["none", "step", "plateau"] = "none"
+    step_size: int = Field(10, ge=1)  # StepLR: epochs between decays
+    gamma: float = Field(0.5, gt=0.0, le=1.0)  # StepLR: factor per decay
+    factor: float = Field(0.5, gt=0.0, lt=1.0)  # ReduceLROnPlateau: factor on a plateau
+    patience: int = Field(2, ge=0)  # ReduceLROnPlateau: epochs without improvement
+    min_lr: float = Field(1e-6, ge=0.0)  # ReduceLROnPlateau floor
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"  # ReduceLROnPlateau
+
+
+class EarlyStoppingConfig(_Frozen):
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    patience: int = Field(5, ge=1)  # epochs without improvement before stopping
+    restore_best: bool = True  # evaluate the test set with the best epoch's weights
+
+
+class AugmentConfig(_Frozen):
+    hflip: bool = False  # random horizontal flip, p=0.5
+    crop_padding: int = Field(0, ge=0, le=8)  # random shift by up to this many pixels
+
+
+class TrainConfig(_Frozen):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: OptimizerConfig = OptimizerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    early_stopping: EarlyStoppingConfig | None = None
+    augment: AugmentConfig = AugmentConfig()
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    eval_batch_size: int = Field(512, ge=1)  # measured fastest on a 2-core CPU
+    seed: int = 0  # model init and batch order; trials get seed + trial number
+
+
+# ----------------------------------------------------------------------------- data, sweep
+class DataConfig(_Frozen):
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # stratified, from the training images
+    subset: int | None = Field(None, ge=100)  # use only this many training images (stratified)
+    split_seed: int = 0  # the same split for every trial of every sweep
+
+
+class SweepConfig(_Frozen):
+    algo: Literal["tpe", "random", "anneal"] = "tpe"
+    max_evals: int = Field(10, ge=1)
+    seed: int = 42
+    objective: Literal["val_loss", "val_accuracy"] = "val_accuracy"
+    timeout_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget for the sweep
+    no_progress_stop: int | None = Field(None, ge=1)  # stop after N trials without a new best
+
+
+# ----------------------------------------------------------------------------- search space
+DISTRIBUTIONS = ("choice", "uniform", "loguniform", "quniform", "int")
+
+
+class Distribution(_Frozen):
+    """One search dimension, written in YAML as ``{KIND: ARGS}``.
+
+    ``choice: [a, b, c]``; ``uniform: [low, high]``; ``loguniform: [low, high]``;
+    ``quniform: [low, high, q]``; ``int: [low, high]`` (integers, both ends included).
+    """
+
+    kind: Literal["choice", "uniform", "loguniform", "quniform", "int"]
+    args: tuple[Any, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, data: Any) -> Any:
+        if isinstance(data, dict) and set(data) != {"kind", "args"}:
+            if len(data) != 1 or next(iter(data)) not in DISTRIBUTIONS:
+                raise ValueError(
+                    f"a search dimension is one of {{{', '.join(DISTRIBUTIONS)}}}: ARGS, "
+                    f"got {data!r}"
+                )
+            ((kind, args),) = data.items()
+            return {"kind": kind, "args": args}
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"a search dimension is a mapping like {{choice: [1, 2]}}, got {data!r}"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _check_args(self) -> Distribution:
+        kind, args = self.kind, self.args
+        if kind == "choice":
+            if not args:
+                raise ValueError("choice needs at least one option")
+            return self
+        arity = 3 if kind == "quniform" else 2
+        if len(args) != arity or not all(
+            isinstance(a, int | float) and not isinstance(a, bool) for a in args
+        ):
+            shape = "[low, high, q]" if arity == 3 else "[low, high]"
+            raise ValueError(f"{kind} needs {shape} as numbers, got {list(args)}")
+        low, high = args[0], args[1]
+        if kind == "int" and not all(isinstance(a, int) for a in args):
+            raise ValueError(f"int needs integer bounds, got {list(args)}")
+        if low >= high:
+            raise ValueError(f"{kind} needs low < high, got low={low}, high={high}")
+        if kind == "loguniform" and low <= 0:
+            raise ValueError(f"loguniform needs low > 0, got {low}")
+        if kind == "quniform" and args[2] <= 0:
+            raise ValueError(f"quniform needs a step q > 0, got {args[2]}")
+        return self
+
+    def extremes(self) -> tuple[Any, ...]:
+        """Values that span the dimension, used to check that every sample is valid."""
+        if self.kind == "choice":
+            return self.args
+        return (self.args[0], self.args[1])
+
+    def describe(self) -> str:
+        return f"{self.kind}{list(self.args)}"
+
+
+class ExperimentConfig(_Frozen):
+    name: str = Field(min_length=1)
+    hypothesis: str = ""
+    model: ModelConfig = CNNConfig()
+    train: TrainConfig = TrainConfig()
+    data: DataConfig = DataConfig()
+    sweep: SweepConfig = SweepConfig()
+    search: dict[str, Distribution] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model_kind(cls, data: Any) -> Any:
+        """A ``model:`` block without ``kind`` is a CNN (the default model)."""
+        model = data.get("model") if isinstance(data, dict) else None
+        if isinstance(model, dict) and "kind" not in model:
+            data = {**data, "model": {"kind": "cnn", **model}}
+        return data
+
+    def fixed_params(self) -> dict[str, Any]:
+        """The config without the search space, flattened to dotted keys."""
+        return flatten(self.model_dump(mode="json", exclude={"search", "hypothesis"}))
+
+
+# ----------------------------------------------------------------------------- helpers
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay values."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``tree["a"]["b"] = value`` for ``dotted="a.b"``, creating dicts as needed."""
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for part in parents:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise KeyError(dotted)
+        node = child
+    node[leaf] = value
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Child values win; nested dicts merge; a ``null`` in the child removes the key."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None and key in out:
+            del out[key]
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    where = f"{path}" if not chain else f"{path} (extended by {chain[-1]})"
+    if not path.is_file():
+        raise ConfigError(f"{where}: no such experiment file. Check the path.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{where}: not valid YAML{at}: {problem}. Fix the syntax and run again."
+        ) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{where}: an experiment file must be a mapping of keys (name, model, train, ...), "
+            f"got a {type(raw).__name__}."
+        )
+    return raw
+
+
+def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read ``path`` and merge it over its ``extends:`` parent (recursively)."""
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ConfigError(f"{chain[0]}: key 'extends' forms a cycle: {cycle}. Break the cycle.")
+    raw = _read_yaml(path, chain)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: key 'extends' must be a file name, got {parent!r}.")
+    parent_path = (path.parent / parent).resolve()
+    if not parent_path.is_file():
+        raise ConfigError(
+            f"{path}: key 'extends' names {parent!r}, which does not exist "
+            f"(looked for {parent_path}). Fix the name or create that file."
+        )
+    base = _resolve(parent_path, (*chain, path))
+    base.pop("hypothesis", None)  # a hypothesis belongs to one file, never inherited
+    return deep_merge(base, raw)
+
+
+def _explain(exc: ValidationError, source: str) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        # the tagged union adds the tag to the location ("model.cnn.filters"): drop it
+        for tag in ("cnn.", "mlp.", "wide_deep."):
+            loc = loc.replace(f"model.{tag}", "model.")
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the README for the valid keys)"
+        value = err.get("input")
+        shown = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"key '{loc}': {msg}{shown}")
+    return ConfigError(f"{source}: " + "; ".join(lines) + ".")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"train.epochs=3"`` -> ``("train.epochs", 3)``; the value is read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.epochs=3.")
+    key, _, value = text.partition("=")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ConfigError(f"override {text!r}: the value is not valid YAML.") from None
+
+
+def validate(tree: dict[str, Any], source: str) -> ExperimentConfig:
+    """Turn a merged dict into a config, checking the search space against it."""
+    try:
+        config = ExperimentConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise _explain(exc, source) from None
+    for dotted, dist in config.search.items():
+        for value in dist.extremes():
+            trial = copy.deepcopy(tree)
+            trial.pop("search", None)
+            try:
+                _check_path(trial, dotted)
+                set_dotted(trial, dotted, value)
+                ExperimentConfig.model_validate(trial)
+            except KeyError:
+                raise ConfigError(
+                    f"{source}: key 'search.{dotted}' names no config field. Search keys are "
+                    "dotted paths into the config, e.g. model.filters or train.optimizer.lr."
+                ) from None
+            except ValidationError as exc:
+                reason = _explain(exc, source)
+                raise ConfigError(
+                    f"{source}: key 'search.{dotted}': the value {value!r} would make an "
+                    f"invalid trial config: {str(reason).removeprefix(source + ': ')}"
+                ) from None
+    return config
+
+
+def _check_path(tree: dict[str, Any], dotted: str) -> None:
+    """Raise KeyError unless ``dotted`` names a field of the (validated) config."""
+    config = ExperimentConfig.model_validate({k: v for k, v in tree.items() if k != "search"})
+    node: Any = config
+    for part in dotted.split("."):
+        fields = type(node).model_fields if isinstance(node, BaseModel) else {}
+        if part not in fields:
+            raise KeyError(dotted)
+        node = getattr(node, part)
+
+
+def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read, inherit (``extends:``), override (dotted keys) and validate one experiment."""
+    path = Path(path)
+    tree = _resolve(path)
+    for dotted, value in (overrides or {}).items():
+        try:
+            _check_path(tree, dotted)
+        except KeyError:
+            raise ConfigError(f"override '{dotted}' names no config field.") from None
+        except ValidationError:
+            pass  # the file itself is invalid: validate() below says why
+        set_dotted(tree, dotted, value)
+        tree.get("search", {}).pop(dotted, None)  # a fixed override replaces its search
+    return validate(tree, str(path))
+
+
+def content_hash(path: str | Path) -> str:
+    """Hash of the fully resolved experiment (so a change in a parent file counts too)."""
+    resolved = _resolve(Path(path))
+    text = yaml.safe_dump(resolved, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def to_yaml(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,226 @@
+"""Step 3 of the data flow: find, read and verify the Fashion-MNIST IDX files, and split
+them into train / validation / test tensors (uint8, kept whole in memory).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+# file stem -> (magic number, expected item count)
+FILES = {
+    "train-images-idx3-ubyte": (2051, 60_000),
+    "train-labels-idx1-ubyte": (2049, 60_000),
+    "t10k-images-idx3-ubyte": (2051, 10_000),
+    "t10k-labels-idx1-ubyte": (2049, 10_000),
+}
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+TORCHVISION_DIR = Path("data/FashionMNIST/raw")
+
+HOW_TO_GET = (
+    "Get them with `make data` (installs Debian's package dataset-fashion-mnist where apt "
+    "is available, otherwise downloads through torchvision into ./data), or put the four "
+    "files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+    "t10k-labels-idx1-ubyte.gz) in a folder and pass --data-dir or set SWEEP_DATA_DIR."
+)
+
+
+class DataError(RuntimeError):
+    """Missing, truncated or malformed dataset files."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Images as uint8 ``[N, 28, 28]``, labels as int64 ``[N]`` (numpy, device-agnostic)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def candidate_dirs(data_dir: str | Path | None = None) -> list[Path]:
+    """Where to look, in order: explicit, $SWEEP_DATA_DIR, torchvision's layout, Debian's."""
+    dirs = []
+    if data_dir:
+        dirs.append(Path(data_dir))
+    if os.environ.get("SWEEP_DATA_DIR"):
+        dirs.append(Path(os.environ["SWEEP_DATA_DIR"]))
+    dirs += [TORCHVISION_DIR, DEBIAN_DIR]
+    return dirs
+
+
+def _file_in(folder: Path, stem: str) -> Path | None:
+    for name in (f"{stem}.gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def find_data_dir(data_dir: str | Path | None = None) -> Path:
+    """The first folder holding all four files; an explicit folder must hold them."""
+    dirs = candidate_dirs(data_dir)
+    explicit = data_dir or os.environ.get("SWEEP_DATA_DIR")
+    for folder in dirs:
+        if all(_file_in(folder, stem) for stem in FILES):
+            return folder
+        if explicit and folder == dirs[0]:
+            missing = [s for s in FILES if not _file_in(folder, s)]
+            raise DataError(
+                f"Fashion-MNIST: {folder} is missing {', '.join(missing)} (.gz or raw). "
+                + HOW_TO_GET
+            )
+    looked = ", ".join(str(d) for d in dirs)
+    raise DataError(f"Fashion-MNIST files not found (looked in {looked}). " + HOW_TO_GET)
+
+
+def read_idx(path: Path, magic: int, count: int) -> np.ndarray:
+    """Read one IDX file (gzipped or not), checking magic number, shape and size."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(
+            f"Fashion-MNIST: cannot read {path} ({exc}); the file is truncated or not gzip. "
+            "Delete it and fetch it again. " + HOW_TO_GET
+        ) from None
+    ndim = 3 if magic == 2051 else 1
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"Fashion-MNIST: {path} is too short to be an IDX file. " + HOW_TO_GET)
+    found = int.from_bytes(raw[:4], "big")
+    if found != magic:
+        raise DataError(
+            f"Fashion-MNIST: {path} has magic number {found}, expected {magic} "
+            f"({'images' if magic == 2051 else 'labels'}); it is the wrong file. " + HOW_TO_GET
+        )
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = (count, 28, 28) if ndim == 3 else (count,)
+    if dims != expected:
+        raise DataError(
+            f"Fashion-MNIST: {path} declares shape {dims}, expected {expected}. " + HOW_TO_GET
+        )
+    body = np.frombuffer(raw, dtype=np.uint8, offset=header)
+    if body.size != int(np.prod(expected)):
+        raise DataError(
+            f"Fashion-MNIST: {path} holds {body.size} bytes of data, expected "
+            f"{int(np.prod(expected))}; the file is truncated. " + HOW_TO_GET
+        )
+    array = body.reshape(expected).copy()  # writable, so torch can share it
+    if ndim == 1 and array.max() > 9:
+        raise DataError(f"Fashion-MNIST: {path} has labels above 9. " + HOW_TO_GET)
+    return array
+
+
+@functools.lru_cache(maxsize=4)
+def load_arrays(folder: Path) -> dict[str, np.ndarray]:
+    """All four arrays, read once per process (trials in one process share them)."""
+    out = {}
+    for stem, (magic, count) in FILES.items():
+        path = _file_in(folder, stem)
+        if path is None:
+            raise DataError(f"Fashion-MNIST: {folder} has no {stem}(.gz). " + HOW_TO_GET)
+        out[stem] = read_idx(path, magic, count)
+    return out
+
+
+def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of ``n`` items drawn with the class proportions of ``y``."""
+    from sklearn.model_selection import train_test_split
+
+    if n >= len(y):
+        return np.arange(len(y))
+    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    return np.sort(idx)
+
+
+def make_splits(
+    data_dir: str | Path | None = None,
+    *,
+    val_fraction: float = 0.1,
+    subset: int | None = None,
+    seed: int = 0,
+) -> Splits:
+    """Stratified, seeded train/validation split of the training images; test held out."""
+    from sklearn.model_selection import train_test_split
+
+    arrays = load_arrays(find_data_dir(data_dir))
+    x, y = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
+    pool = stratified_subset(y, subset, seed) if subset else np.arange(len(y))
+    train_idx, val_idx = train_test_split(
+        pool, test_size=val_fraction, stratify=y[pool], random_state=seed
+    )
+    train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
+    return Splits(
+        x_train=x[train_idx],
+        y_train=y[train_idx].astype(np.int64),
+        x_val=x[val_idx],
+        y_val=y[val_idx].astype(np.int64),
+        x_test=arrays["t10k-images-idx3-ubyte"],
+        y_test=arrays["t10k-labels-idx1-ubyte"].astype(np.int64),
+    )
+
+
+def download(root: str | Path = "data") -> Path:
+    """Fetch the files through torchvision (needs the network) into ``root/FashionMNIST/raw``."""
+    from torchvision.datasets import FashionMNIST
+
+    try:
+        FashionMNIST(str(root), train=True, download=True)
+        FashionMNIST(str(root), train=False, download=True)
+    except Exception as exc:  # no network, a proxy, a partial file...
+        raise DataError(
+            f"Fashion-MNIST: the torchvision download failed ({exc}). " + HOW_TO_GET
+        ) from None
+    return Path(root) / "FashionMNIST" / "raw"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sweep.data [--download]``: say where the verified data is, or fetch it."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m sweep.data", description=main.__doc__)
+    parser.add_argument("--data-dir", help="an explicit folder to check")
+    parser.add_argument(
+        "--download", action="store_true", help="if not found, download through torchvision"
+    )
+    args = parser.parse_args(argv)
+    try:
+        try:
+            folder = find_data_dir(args.data_dir)
+        except DataError:
+            if not args.download:
+                raise
+            folder = download()
+        load_arrays(folder)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Fashion-MNIST: verified 60,000 + 10,000 images in {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""Metric, param and tag names: defined once here, used by training, tracking and reports."""
+
+from __future__ import annotations
+
+# per epoch, logged with step=epoch on each child run
+TRAIN_LOSS = "train_loss"
+TRAIN_ACCURACY = "train_accuracy"
+VAL_LOSS = "val_loss"
+VAL_ACCURACY = "val_accuracy"
+LR = "lr"
+EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY, LR)
+
+# once per trial (child run)
+BEST_VAL_ACCURACY = "best_val_accuracy"
+BEST_VAL_LOSS = "best_val_loss"
+TEST_ACCURACY = "test_accuracy"
+TEST_LOSS = "test_loss"
+EPOCHS_RUN = "epochs_run"
+TRAIN_SECONDS = "train_seconds"
+BEST_EPOCH = "best_epoch"
+NUM_PARAMETERS = "num_parameters"
+
+# once per sweep (parent run)
+BEST_TEST_ACCURACY = "best_test_accuracy"
+N_TRIALS = "n_trials"
+N_FAILED = "n_failed"
+
+# tags
+TAG_ROLE = "sweep.role"  # "sweep" on parents, "trial" on children
+TAG_YAML = "sweep.yaml"
+TAG_YAML_HASH = "sweep.yaml_hash"
+TAG_GIT_COMMIT = "sweep.git_commit"
+TAG_TRIAL = "sweep.trial"
+TAG_FAILURE = "sweep.failure_reason"
+TAG_BEST_TRIAL = "sweep.best_trial"
+TAG_PARENT = "mlflow.parentRunId"
+TAG_RUN_NAME = "mlflow.runName"

@@ -1,0 +1,130 @@
+"""Step 4 of the data flow: model builders, looked up by ``model.kind`` in a registry.
+
+Every model takes a ``[N, 1, 28, 28]`` float batch and returns ``[N, 10]`` logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .config import CNNConfig, MLPConfig, ModelConfig, WideDeepConfig
+
+NUM_CLASSES = 10
+PIXELS = 28 * 28
+
+
+def _conv_bn(c_in: int, c_out: int, kernel: int, batchnorm: bool) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=not batchnorm),
+        *([nn.BatchNorm2d(c_out)] if batchnorm else []),
+    ]
+
+
+class ResidualPair(nn.Module):
+    """Two 3x3 convs with an identity shortcut: ``relu(x + f(x))``."""
+
+    def __init__(self, channels: int, batchnorm: bool):
+        super().__init__()
+        self.body = nn.Sequential(
+            *_conv_bn(channels, channels, 3, batchnorm),
+            nn.ReLU(inplace=True),
+            *_conv_bn(channels, channels, 3, batchnorm),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.body(x))
+
+
+def conv_tower(cfg: CNNConfig, kernel: int) -> nn.Sequential:
+    """``num_blocks`` blocks of conv-[BN]-ReLU-[residual pair]-maxpool-dropout."""
+    layers: list[nn.Module] = []
+    c_in = 1
+    for i, rate in enumerate(cfg.dropout):
+        c_out = cfg.filters // 2 ** (cfg.num_blocks - 1 - i)
+        layers += [*_conv_bn(c_in, c_out, kernel, cfg.batchnorm), nn.ReLU(inplace=True)]
+        if cfg.residual:
+            layers.append(ResidualPair(c_out, cfg.batchnorm))
+        layers += [nn.MaxPool2d(2), nn.Dropout(rate)]
+        c_in = c_out
+    return nn.Sequential(*layers)
+
+
+class CNN(nn.Module):
+    """One conv tower (or two, 3x3 and 5x5, for the dual-path variant) and a dense head."""
+
+    def __init__(self, cfg: CNNConfig):
+        super().__init__()
+        self.towers = nn.ModuleList([conv_tower(cfg, 3)])
+        if cfg.dual_path:
+            self.towers.append(conv_tower(cfg, 5))
+        side = 28 // 2**cfg.num_blocks
+        features = len(self.towers) * cfg.filters * side * side
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(features, cfg.units1),
+            nn.ReLU(inplace=True),
+            nn.Dropout(cfg.dense_dropout),
+            nn.Linear(cfg.units1, cfg.units2),
+            nn.ReLU(inplace=True),
+            nn.Dropout(cfg.dense_dropout),
+            nn.Linear(cfg.units2, NUM_CLASSES),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [tower(x) for tower in self.towers]
+        return self.head(torch.cat(features, dim=1) if len(features) > 1 else features[0])
+
+
+def build_mlp(cfg: MLPConfig) -> nn.Module:
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = PIXELS
+    for units in cfg.hidden:
+        layers.append(nn.Linear(width, units, bias=not cfg.batchnorm))
+        if cfg.batchnorm:
+            layers.append(nn.BatchNorm1d(units))
+        layers += [nn.ReLU(inplace=True), nn.Dropout(cfg.dropout)]
+        width = units
+    layers.append(nn.Linear(width, NUM_CLASSES))
+    return nn.Sequential(*layers)
+
+
+class WideDeep(nn.Module):
+    """Flattened wide-and-deep: [Dense-ReLU-BN] x2 -> Dropout, concatenated with the raw
+    784 pixels, then one softmax layer. (The original applied its Dense layers to each
+    28-pixel row; this is the flattened equivalent.)"""
+
+    def __init__(self, cfg: WideDeepConfig):
+        super().__init__()
+        self.deep = nn.Sequential(
+            nn.Linear(PIXELS, cfg.units),
+            nn.ReLU(inplace=True),
+            nn.BatchNorm1d(cfg.units),
+            nn.Linear(cfg.units, cfg.units),
+            nn.ReLU(inplace=True),
+            nn.BatchNorm1d(cfg.units),
+            nn.Dropout(cfg.dropout),
+        )
+        self.out = nn.Linear(PIXELS + cfg.units, NUM_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        return self.out(torch.cat([self.deep(flat), flat], dim=1))
+
+
+REGISTRY: dict[str, Callable[..., nn.Module]] = {
+    "cnn": CNN,
+    "mlp": build_mlp,
+    "wide_deep": WideDeep,
+}
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """A fresh, randomly initialised model for ``cfg`` (seed the RNG before calling)."""
+    return REGISTRY[cfg.kind](cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

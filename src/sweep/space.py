@@ -1,0 +1,60 @@
+"""Step 2 of the data flow: the config's ``search:`` block -> a hyperopt space, and a
+sampled point -> a frozen trial config.
+
+This is the only module that imports ``hyperopt.hp``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperopt import hp
+from hyperopt.pyll import scope
+
+from .config import Distribution, ExperimentConfig, set_dotted
+
+
+def dimension(label: str, dist: Distribution) -> Any:
+    """One hyperopt expression; choices sample values (not indices)."""
+    args = dist.args
+    if dist.kind == "choice":
+        return hp.choice(label, list(args))
+    if dist.kind == "uniform":
+        return hp.uniform(label, *args)
+    if dist.kind == "loguniform":
+        import math
+
+        return hp.loguniform(label, math.log(args[0]), math.log(args[1]))
+    if dist.kind == "quniform":
+        expr = hp.quniform(label, *args)
+        return scope.int(expr) if all(isinstance(a, int) for a in args) else expr
+    if dist.kind == "int":
+        return hp.uniformint(label, args[0], args[1])
+    raise ValueError(f"unknown distribution kind {dist.kind!r}")
+
+
+def build_space(config: ExperimentConfig) -> dict[str, Any]:
+    """``{"model.filters": hp.choice(...), ...}``: one labelled dimension per search key."""
+    return {dotted: dimension(dotted, dist) for dotted, dist in config.search.items()}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and tuples from hyperopt -> plain Python values for pydantic/MLflow."""
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def apply_sample(config: ExperimentConfig, sample: dict[str, Any]) -> ExperimentConfig:
+    """The trial config: ``config`` with each sampled dotted key set, re-validated."""
+    tree = config.model_dump(mode="python", exclude={"search"})
+    for dotted, value in sample.items():
+        set_dotted(tree, dotted, _plain(value))
+    return ExperimentConfig.model_validate(tree)
+
+
+def trial_params(sample: dict[str, Any]) -> dict[str, Any]:
+    """The sampled values as plain Python (for logs and the trials table)."""
+    return {k: _plain(v) for k, v in sample.items()}

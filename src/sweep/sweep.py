@@ -1,0 +1,369 @@
+"""Step 7 of the data flow: the Hyperopt loop. Builds the space, runs ``fmin`` with a
+self-contained objective (one trial = one child run), and records the sweep's summary.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from . import metrics as M
+from .config import ExperimentConfig, content_hash, to_yaml
+from .space import apply_sample, build_space, trial_params
+from .tracking import DEFAULT_TRACKING_URI, Tracker, git_commit
+
+STATUS_OK, STATUS_FAIL = "ok", "fail"  # hyperopt's own status strings
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a sweep (not what to run: that is the ExperimentConfig)."""
+
+    tracking_uri: str = DEFAULT_TRACKING_URI
+    data_dir: str | None = None
+    device: str = "auto"
+    show_progress: bool = True
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """Everything a trial needs besides its config; small and picklable (for workers)."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    data_dir: str | None
+    device: str
+    scratch_dir: str
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    number: int
+    status: str  # "ok" or "fail"
+    params: dict[str, Any]
+    run_id: str | None
+    loss: float | None = None
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    experiment_id: str
+    parent_run_id: str
+    objective: str
+    trials: tuple[TrialSummary, ...] = field(default_factory=tuple)
+
+    @property
+    def finished(self) -> tuple[TrialSummary, ...]:
+        return tuple(t for t in self.trials if t.status == STATUS_OK)
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.trials) - len(self.finished)
+
+    @property
+    def best(self) -> TrialSummary | None:
+        """The trial with the lowest hyperopt loss (selected on validation, never test)."""
+        done = self.finished
+        return min(done, key=lambda t: t.loss) if done else None
+
+
+# ---------------------------------------------------------------------------- one trial
+def run_trial(
+    config: ExperimentConfig, sample: dict[str, Any], number: int, ctx: TrialContext
+) -> dict[str, Any]:
+    """Train and evaluate one sampled config, recorded as a nested run; returns hyperopt's
+    result dict. A failure (divergence, an exception) becomes ``STATUS_FAIL``, not a crash."""
+    import torch
+
+    from .data import make_splits
+    from .models import build_model, count_parameters
+    from .train import choose_device, evaluate, fit, resolve_precision
+
+    trial = apply_sample(config, sample)
+    params = trial_params(sample)
+    tracker = Tracker(ctx.tracking_uri)
+    run_id = tracker.start_run(
+        ctx.experiment_id,
+        f"trial-{number:03d}",
+        {M.TAG_ROLE: "trial", M.TAG_TRIAL: str(number)},
+        parent_run_id=ctx.parent_run_id,
+    )
+    status = "FAILED"
+    try:
+        device = choose_device(ctx.device)
+        precision = resolve_precision(trial.train.precision, device)
+        tracker.log_params(
+            run_id,
+            {
+                **trial.fixed_params(),
+                "resolved.device": device.type,
+                "resolved.precision": precision,
+            },
+        )
+        d = trial.data
+        splits = make_splits(
+            ctx.data_dir, val_fraction=d.val_fraction, subset=d.subset, seed=d.split_seed
+        )
+        torch.manual_seed(trial.train.seed)  # same init for every trial: only params differ
+        model = build_model(trial.model).to(device)
+        result = fit(
+            model,
+            splits,
+            trial.train,
+            device=device,
+            on_epoch=lambda epoch, values: tracker.log_metrics(run_id, values, step=epoch),
+        )
+        test = evaluate(
+            model,
+            torch.from_numpy(splits.x_test),
+            torch.from_numpy(splits.y_test),
+            batch_size=trial.train.eval_batch_size,
+            precision=result.precision,
+        )
+        tracker.log_metrics(
+            run_id,
+            {
+                M.BEST_VAL_ACCURACY: result.best_val_accuracy,
+                M.TEST_ACCURACY: test.accuracy,
+                M.TEST_LOSS: test.loss,
+                M.EPOCHS_RUN: result.epochs_run,
+                M.BEST_EPOCH: result.model_epoch,  # whose weights were tested
+                M.TRAIN_SECONDS: result.train_seconds,
+                M.NUM_PARAMETERS: count_parameters(model),
+            },
+        )
+        tracker.log_evaluation(
+            run_id, splits.y_test, test.predictions, result.history, f"trial {number}"
+        )
+        checkpoint = Path(ctx.scratch_dir) / f"trial-{number:03d}.pt"
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, checkpoint)
+        status = "FINISHED"
+        loss = (
+            -result.val_accuracy if config.sweep.objective == M.VAL_ACCURACY else result.val_loss
+        )
+        logger.info(
+            "trial {:>3} | {} | val_acc {:.4f} | test_acc {:.4f} | {} epochs in {:.0f}s",
+            number,
+            " ".join(f"{k}={v}" for k, v in params.items()) or "(fixed config)",
+            result.val_accuracy,
+            test.accuracy,
+            result.epochs_run,
+            result.train_seconds,
+        )
+        return {
+            "status": STATUS_OK,
+            "loss": loss,
+            "run_id": run_id,
+            "number": number,
+            "params": params,
+            "val_accuracy": result.val_accuracy,
+            "test_accuracy": test.accuracy,
+        }
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except Exception as exc:  # a failed trial is recorded; the sweep goes on
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("trial {:>3} failed: {}", number, reason)
+        tracker.set_tags(run_id, {M.TAG_FAILURE: reason[:5000]})
+        return {
+            "status": STATUS_FAIL,
+            "run_id": run_id,
+            "number": number,
+            "params": params,
+            "failure": reason,
+        }
+    finally:
+        tracker.end_run(run_id, status)
+
+
+class Objective:
+    """The callable handed to ``fmin``: numbers trials and runs :func:`run_trial`.
+
+    It holds only a frozen config and a small context (no open runs, no tensors), so it
+    pickles cheaply for remote workers.
+    """
+
+    def __init__(self, config: ExperimentConfig, ctx: TrialContext, first_number: int = 1):
+        self.config = config
+        self.ctx = ctx
+        self._numbers = itertools.count(first_number)
+
+    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
+        return run_trial(self.config, sample, next(self._numbers), self.ctx)
+
+
+def no_progress_stop(patience: int):
+    """Hyperopt ``early_stop_fn``: stop after ``patience`` finished trials without a new best.
+
+    Looks only at finished trials (a running trial has no loss yet), and keeps no state of
+    its own, so it is right after a resume too.
+    """
+
+    def stop(trials: Any, *_: Any) -> tuple[bool, list[Any]]:
+        losses = [
+            t["result"]["loss"]
+            for t in trials.trials
+            if t["result"].get("status") == STATUS_OK and "loss" in t["result"]
+        ]
+        if len(losses) <= patience:
+            return False, []
+        best_at = int(np.argmin(losses))
+        return len(losses) - 1 - best_at >= patience, []
+
+    return stop
+
+
+def _algo(name: str) -> Any:
+    from hyperopt import anneal, rand, tpe
+
+    return {"tpe": tpe.suggest, "random": rand.suggest, "anneal": anneal.suggest}[name]
+
+
+def summarize(trials: Any) -> tuple[TrialSummary, ...]:
+    """Hyperopt's trials -> one summary per evaluated trial, in order."""
+    out = []
+    for t in trials.trials:
+        result = t.get("result", {})
+        if result.get("status") not in (STATUS_OK, STATUS_FAIL):
+            continue
+        out.append(
+            TrialSummary(
+                number=result.get("number", t["tid"] + 1),
+                status=result["status"],
+                params=result.get("params", {}),
+                run_id=result.get("run_id"),
+                loss=result.get("loss"),
+                val_accuracy=result.get("val_accuracy"),
+                test_accuracy=result.get("test_accuracy"),
+                failure=result.get("failure"),
+            )
+        )
+    return tuple(out)
+
+
+def _sweep_artifacts(
+    tracker: Tracker,
+    result: SweepResult,
+    config: ExperimentConfig,
+    scratch: Path,
+) -> None:
+    """Parent metrics, trials table, optimization history, and the best trial's model."""
+    import pandas as pd
+
+    from . import plots
+
+    best = result.best
+    values = {M.N_TRIALS: len(result.trials), M.N_FAILED: result.n_failed}
+    if best is not None:
+        values[M.BEST_VAL_ACCURACY] = max(t.val_accuracy for t in result.finished)
+        values[M.BEST_TEST_ACCURACY] = best.test_accuracy  # of the trial selected on val
+    tracker.log_metrics(result.parent_run_id, values)
+    rows = [
+        {
+            "trial": t.number,
+            "status": t.status,
+            **t.params,
+            "loss": t.loss,
+            M.VAL_ACCURACY: t.val_accuracy,
+            M.TEST_ACCURACY: t.test_accuracy,
+            "run_id": t.run_id,
+            "failure": t.failure,
+        }
+        for t in result.trials
+    ]
+    tracker.log_table(result.parent_run_id, pd.DataFrame(rows), "trials.csv")
+    tracker.log_figure(
+        result.parent_run_id,
+        plots.optimization_history(
+            [t.loss for t in result.trials], config.sweep.objective, f"{config.name}"
+        ),
+        "optimization_history.png",
+    )
+    if best is not None and best.run_id:
+        checkpoint = scratch / f"trial-{best.number:03d}.pt"
+        if checkpoint.is_file():
+            trial_config = apply_sample(config, best.params)
+            (scratch / "config.yaml").write_text(to_yaml(trial_config))
+            tracker.log_file(best.run_id, checkpoint.rename(scratch / "state_dict.pt"), "model")
+            tracker.log_file(best.run_id, scratch / "config.yaml", "model")
+        tracker.set_tags(result.parent_run_id, {M.TAG_BEST_TRIAL: best.run_id})
+
+
+def run_sweep(
+    config: ExperimentConfig,
+    yaml_path: str | Path | None = None,
+    options: RunOptions | None = None,
+) -> SweepResult:
+    """Run one sweep: a parent run, ``max_evals`` trials, a summary. Returns the result."""
+    from hyperopt import Trials, fmin
+
+    from .data import find_data_dir, load_arrays
+
+    options = options or RunOptions()
+    load_arrays(find_data_dir(options.data_dir))  # fail on missing data before any run exists
+
+    tracker = Tracker(options.tracking_uri)
+    experiment_id = tracker.experiment_id(config.name)
+    tags = {M.TAG_ROLE: "sweep"}
+    if yaml_path is not None:
+        tags[M.TAG_YAML] = str(yaml_path)
+        tags[M.TAG_YAML_HASH] = content_hash(yaml_path)
+        commit = git_commit(Path(yaml_path).resolve().parent)
+        if commit:
+            tags[M.TAG_GIT_COMMIT] = commit
+    run_name = f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
+    parent = tracker.start_run(experiment_id, run_name, tags)
+    scratch = Path(tempfile.mkdtemp(prefix="sweep-"))
+    status = "FAILED"
+    logger.info("sweep {} | experiment {} | parent run {}", config.name, experiment_id, parent)
+    try:
+        search = {f"search.{k}": d.describe() for k, d in config.search.items()}
+        tracker.log_params(parent, {**config.fixed_params(), **search})
+        tracker.log_text(parent, to_yaml(config), "config_resolved.yaml")
+        if yaml_path is not None:
+            tracker.log_file(parent, yaml_path)
+
+        ctx = TrialContext(
+            tracking_uri=options.tracking_uri,
+            experiment_id=experiment_id,
+            parent_run_id=parent,
+            data_dir=options.data_dir,
+            device=options.device,
+            scratch_dir=str(scratch),
+        )
+        trials = Trials()
+        s = config.sweep
+        fmin(
+            Objective(config, ctx),
+            build_space(config),
+            algo=_algo(s.algo),
+            max_evals=s.max_evals,
+            timeout=s.timeout_minutes * 60 if s.timeout_minutes else None,
+            trials=trials,
+            rstate=np.random.default_rng(s.seed),
+            early_stop_fn=no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None,
+            show_progressbar=options.show_progress,
+        )
+        result = SweepResult(experiment_id, parent, s.objective, summarize(trials))
+        _sweep_artifacts(tracker, result, config, scratch)
+        status = "FINISHED" if result.finished else "FAILED"
+        return result
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        tracker.end_run(parent, status)
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,171 @@
+"""Step 6 of the data flow: every MLflow call. One parent run per sweep, one nested child
+run per trial (linked by an explicit ``mlflow.parentRunId``, never by a global active run).
+
+Nothing here decides anything about training; it records what it is given.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from . import metrics as M
+
+T = TypeVar("T")
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+_BATCH = 100  # MLflow accepts at most 100 params / 1000 metrics per log_batch
+
+
+def with_retry(fn: Callable[[], T], attempts: int = 8, first_wait: float = 0.2) -> T:
+    """Call ``fn``; where SQLite is busy ("database is locked"), back off and try again."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:  # MlflowException or SQLAlchemy's OperationalError
+            busy = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+            if not busy or attempt == attempts - 1:
+                raise
+            time.sleep(first_wait * 2**attempt * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def git_commit(folder: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _param_value(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+class Tracker:
+    """A thin, retrying facade over :class:`MlflowClient` for sweeps and trials."""
+
+    def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI):
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+
+    # ------------------------------------------------------------------ runs
+    def experiment_id(self, name: str) -> str:
+        def get_or_create() -> str:
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                if found.lifecycle_stage == "deleted":
+                    self.client.restore_experiment(found.experiment_id)
+                return found.experiment_id
+            try:
+                return self.client.create_experiment(name)
+            except MlflowException:  # another process created it just now
+                return self.client.get_experiment_by_name(name).experiment_id
+
+        return with_retry(get_or_create)
+
+    def start_run(
+        self,
+        experiment_id: str,
+        run_name: str,
+        tags: dict[str, str],
+        parent_run_id: str | None = None,
+    ) -> str:
+        tags = dict(tags)
+        if parent_run_id:
+            tags[M.TAG_PARENT] = parent_run_id
+        run = with_retry(
+            lambda: self.client.create_run(experiment_id, tags=tags, run_name=run_name)
+        )
+        return run.info.run_id
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        with_retry(lambda: self.client.set_terminated(run_id, status=status))
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        batch = [RunTag(k, str(v)) for k, v in tags.items()]
+        with_retry(lambda: self.client.log_batch(run_id, tags=batch))
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        items = [Param(k, _param_value(v)) for k, v in params.items()]
+        for i in range(0, len(items), _BATCH):
+            chunk = items[i : i + _BATCH]
+            with_retry(lambda chunk=chunk: self.client.log_batch(run_id, params=chunk))
+
+    def log_metrics(self, run_id: str, values: dict[str, float], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step) for k, v in values.items()]
+        with_retry(lambda: self.client.log_batch(run_id, metrics=batch))
+
+    # ------------------------------------------------------------------ artifacts
+    def log_file(self, run_id: str, path: str | Path, folder: str | None = None) -> None:
+        with_retry(lambda: self.client.log_artifact(run_id, str(path), folder))
+
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        with_retry(lambda: self.client.log_text(run_id, text, name))
+
+    def log_figure(self, run_id: str, figure: Any, name: str) -> None:
+        import matplotlib.pyplot as plt
+
+        try:
+            with_retry(lambda: self.client.log_figure(run_id, figure, name))
+        finally:
+            plt.close(figure)
+
+    def log_table(self, run_id: str, frame: Any, name: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            frame.to_csv(path, index=False)
+            self.log_file(run_id, path)
+
+    # ------------------------------------------------------------------ trial artifacts
+    def log_evaluation(
+        self,
+        run_id: str,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        history: tuple[dict[str, float], ...],
+        title: str,
+    ) -> None:
+        """Curves, confusion matrix, per-class report and the test-set predictions."""
+        import pandas as pd
+        from sklearn.metrics import classification_report, confusion_matrix
+
+        from . import plots
+        from .data import CLASS_NAMES
+
+        self.log_figure(run_id, plots.learning_curves(history, title), "curves.png")
+        cm = confusion_matrix(y_true, y_pred, labels=range(len(CLASS_NAMES)))
+        self.log_figure(
+            run_id, plots.confusion_matrix_figure(cm, f"{title}: test set"), "confusion_matrix.png"
+        )
+        report = classification_report(
+            y_true,
+            y_pred,
+            labels=range(len(CLASS_NAMES)),
+            target_names=CLASS_NAMES,
+            output_dict=True,
+            zero_division=0,
+        )
+        rows = [
+            {
+                "class": name,
+                **{k: report[name][k] for k in ("precision", "recall", "f1-score")},
+                "support": int(report[name]["support"]),
+            }
+            for name in CLASS_NAMES
+        ]
+        self.log_table(run_id, pd.DataFrame(rows), "per_class_report.csv")
+        self.log_text(run_id, "\n".join(str(int(p)) for p in y_pred) + "\n", "predictions.txt")

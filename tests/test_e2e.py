@@ -1,0 +1,151 @@
+"""End to end: the real CLI on the real data into a fresh mlflow.db, read back with MLflow's
+client and through the REST API of a real `mlflow ui` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import EXPERIMENTS, REPO
+from sweep import metrics as M
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "sweep", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def exp12_store(tmp_path_factory, real_data_dir) -> Path:
+    folder = tmp_path_factory.mktemp("exp12")
+    done = cli(
+        str(EXPERIMENTS / "exp12.yaml"),
+        "--max-evals",
+        "3",
+        "--epochs",
+        "1",
+        "--subset",
+        "3000",
+        "--no-progress",
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "best of 3 trials" in done.stderr
+    return folder
+
+
+def test_exp12_leaves_one_parent_and_three_finished_children(exp12_store: Path) -> None:
+    client = MlflowClient(f"sqlite:///{exp12_store / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("exp12_optimized_training_full")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if M.TAG_PARENT not in r.data.tags]
+    children = [r for r in runs if M.TAG_PARENT in r.data.tags]
+    assert len(parents) == 1 and len(children) == 3
+    assert {c.data.tags[M.TAG_PARENT] for c in children} == {parents[0].info.run_id}
+    assert {c.info.status for c in children} == {"FINISHED"}
+    for child in children:
+        assert {"model.filters", "model.units1", "model.units2"} <= set(child.data.params)
+        assert child.data.params["train.epochs"] == "1"
+        history = client.get_metric_history(child.info.run_id, M.VAL_ACCURACY)
+        assert [h.step for h in history] == [1]
+        assert 0.5 < child.data.metrics[M.TEST_ACCURACY] <= 1.0  # real data, 1 epoch
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_ui_lists_the_runs(exp12_store: Path) -> None:
+    port = free_port()
+    mlflow = Path(sys.executable).parent / "mlflow"
+    proc = subprocess.Popen(
+        [str(mlflow), "ui", "--port", str(port), "--host", "127.0.0.1"],
+        cwd=exp12_store,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail(f"mlflow ui did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.5)
+        name = "exp12_optimized_training_full"
+        with urllib.request.urlopen(f"{base}/experiments/get-by-name?experiment_name={name}") as r:
+            exp_id = json.load(r)["experiment"]["experiment_id"]
+        request = urllib.request.Request(
+            f"{base}/runs/search",
+            data=json.dumps({"experiment_ids": [exp_id]}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request) as r:
+            runs = json.load(r)["runs"]
+        tags = [{t["key"]: t["value"] for t in run["data"].get("tags", [])} for run in runs]
+        parents = [t for t in tags if M.TAG_PARENT not in t]
+        assert len(runs) == 4 and len(parents) == 1
+        assert sum(M.TAG_PARENT in t for t in tags) == 3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("name", ["mlp_baseline", "wide_deep"])
+def test_baselines_run_end_to_end(tmp_path: Path, real_data_dir, name: str) -> None:
+    done = cli(
+        str(EXPERIMENTS / f"{name}.yaml"),
+        "--max-evals",
+        "1",
+        "--epochs",
+        "1",
+        "--subset",
+        "2000",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+    assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
+
+
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_experiment_dry_runs(tmp_path: Path, path: Path) -> None:
+    done = cli(str(path), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "# search space" in done.stdout
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_bad_input_exits_2_without_creating_a_store(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntrain: {epochs: 0}\n")
+    done = cli(str(bad), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "train.epochs" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()

@@ -1,0 +1,135 @@
+"""The sweep loop and the MLflow layout, on synthetic data (fast, offline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sweep import metrics as M
+from sweep.config import load_experiment
+from sweep.sweep import RunOptions, no_progress_stop, run_sweep
+
+TINY = """
+name: tiny
+hypothesis: a tiny MLP learns the synthetic patterns
+model: {kind: mlp, hidden: [32], dropout: 0.0}
+train: {epochs: 2, batch_size: 100}
+search:
+  model.hidden: {choice: [[32], [16, 16]]}
+  train.optimizer.lr: {loguniform: [1.0e-3, 1.0e-2]}
+sweep: {algo: tpe, max_evals: 3, seed: 1}
+data: {subset: 1000}
+"""
+
+
+def run_tiny(tmp_path: Path, synthetic_dir: Path, text: str = TINY):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    options = RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False)
+    result = run_sweep(load_experiment(path), path, options)
+    return result, MlflowClient(uri)
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory, synthetic_dir):
+    return run_tiny(tmp_path_factory.mktemp("sweep"), synthetic_dir)
+
+
+def test_parent_and_nested_children(tiny_sweep) -> None:
+    result, client = tiny_sweep
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags[M.TAG_ROLE] == "sweep"
+    assert parent.data.tags[M.TAG_YAML].endswith("tiny.yaml")
+    assert len(parent.data.tags[M.TAG_YAML_HASH]) == 16
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.`{M.TAG_PARENT}` = '{result.parent_run_id}'"
+    )
+    assert len(children) == 3
+    assert {c.info.status for c in children} == {"FINISHED"}
+    assert parent.data.metrics[M.N_TRIALS] == 3 and parent.data.metrics[M.N_FAILED] == 0
+
+
+def test_child_params_metrics_and_history(tiny_sweep) -> None:
+    result, client = tiny_sweep
+    child = client.get_run(result.trials[0].run_id)
+    params = child.data.params
+    assert params["train.epochs"] == "2" and params["model.kind"] == "mlp"
+    assert "train.optimizer.lr" in params and "model.hidden" in params
+    for name in (M.BEST_VAL_ACCURACY, M.TEST_ACCURACY, M.TEST_LOSS, M.EPOCHS_RUN, M.TRAIN_SECONDS):
+        assert name in child.data.metrics, name
+    for name in M.EPOCH_METRICS:
+        history = client.get_metric_history(child.info.run_id, name)
+        assert [h.step for h in history] == [1, 2], name
+
+
+def test_child_artifacts(tiny_sweep, tmp_path: Path) -> None:
+    result, client = tiny_sweep
+    child = result.trials[0].run_id
+    names = {a.path for a in client.list_artifacts(child)}
+    assert {
+        "curves.png",
+        "confusion_matrix.png",
+        "per_class_report.csv",
+        "predictions.txt",
+    } <= names
+    preds = Path(client.download_artifacts(child, "predictions.txt", str(tmp_path)))
+    lines = preds.read_text().splitlines()
+    assert len(lines) == 10_000 and all(line.isdigit() and int(line) < 10 for line in lines)
+
+
+def test_best_trial_is_selected_on_validation_and_keeps_the_model(tiny_sweep) -> None:
+    result, client = tiny_sweep
+    best = result.best
+    assert best is not None
+    assert best.loss == min(t.loss for t in result.finished)  # -val_accuracy
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.metrics[M.BEST_TEST_ACCURACY] == pytest.approx(best.test_accuracy)
+    assert parent.data.tags[M.TAG_BEST_TRIAL] == best.run_id
+    model_files = {a.path for a in client.list_artifacts(best.run_id, "model")}
+    assert model_files == {"model/state_dict.pt", "model/config.yaml"}
+    parent_files = {a.path for a in client.list_artifacts(result.parent_run_id)}
+    assert {
+        "trials.csv",
+        "optimization_history.png",
+        "tiny.yaml",
+        "config_resolved.yaml",
+    } <= parent_files
+
+
+def test_a_diverging_trial_is_failed_and_the_sweep_goes_on(tmp_path, synthetic_dir) -> None:
+    text = TINY.replace(
+        "  train.optimizer.lr: {loguniform: [1.0e-3, 1.0e-2]}",
+        "  train.optimizer.lr: {choice: [1.0e-3, 1.0e+30]}\n"
+        "  train.optimizer.name: {choice: [sgd]}",
+    ).replace("max_evals: 3", "max_evals: 6")
+    result, client = run_tiny(tmp_path, synthetic_dir, text)
+    assert 0 < result.n_failed < 6
+    failed = [t for t in result.trials if t.status == "fail"]
+    run = client.get_run(failed[0].run_id)
+    assert run.info.status == "FAILED"
+    assert "Diverged" in run.data.tags[M.TAG_FAILURE]
+    assert client.get_run(result.parent_run_id).data.metrics[M.N_FAILED] == result.n_failed
+
+
+def test_no_progress_stop_looks_only_at_finished_trials() -> None:
+    def trials(*losses):
+        class T:
+            pass
+
+        t = T()
+        t.trials = [
+            {"result": {"status": "ok", "loss": v}}
+            if v is not None
+            else {"result": {"status": "new"}}
+            for v in losses
+        ]
+        return t
+
+    stop = no_progress_stop(2)
+    assert stop(trials(0.5, 0.4, None))[0] is False
+    assert stop(trials(0.5, 0.4, 0.6, None))[0] is False
+    assert stop(trials(0.5, 0.4, 0.6, 0.7))[0] is True

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import synthetic_images
+from sweep import metrics as M
+from sweep.config import (
+    EarlyStoppingConfig,
+    MLPConfig,
+    OptimizerConfig,
+    SchedulerConfig,
+    TrainConfig,
+)
+from sweep.data import Splits
+from sweep.models import build_model
+from sweep.train import DivergedError, augment, choose_device, evaluate, fit, resolve_precision
+
+
+def tiny_splits(n_train: int = 1000, random_labels: bool = False, seed: int = 0) -> Splits:
+    rng = np.random.default_rng(seed)
+
+    def part(n: int, s: int):
+        y = np.arange(n) % 10
+        rng.shuffle(y)
+        x = synthetic_images(y.astype(np.uint8), seed=s)
+        if random_labels:
+            y = rng.integers(0, 10, n)
+        return x, y.astype(np.int64)
+
+    (xt, yt), (xv, yv), (xs, ys) = part(n_train, 1), part(200, 2), part(200, 3)
+    return Splits(xt, yt, xv, yv, xs, ys)
+
+
+def mlp() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(MLPConfig(hidden=(32,), dropout=0.0))
+
+
+def test_fit_learns_and_reports_every_epoch() -> None:
+    seen: list[tuple[int, dict]] = []
+    result = fit(
+        mlp(),
+        tiny_splits(),
+        TrainConfig(epochs=3, batch_size=50),
+        on_epoch=lambda e, m: seen.append((e, m)),
+    )
+    assert [e for e, _ in seen] == [1, 2, 3]
+    assert all(set(m) == set(M.EPOCH_METRICS) for _, m in seen)
+    assert result.epochs_run == 3 and result.model_epoch == 3
+    assert result.val_accuracy > 0.9
+    assert result.history[-1][M.TRAIN_LOSS] < result.history[0][M.TRAIN_LOSS]
+
+
+def test_same_seed_same_result() -> None:
+    cfg = TrainConfig(epochs=2, batch_size=64, seed=3)
+    a = fit(mlp(), tiny_splits(), cfg)
+    b = fit(mlp(), tiny_splits(), cfg)
+    assert a.history == b.history
+
+
+def test_step_lr_halves_every_step_size_epochs() -> None:
+    cfg = TrainConfig(
+        epochs=5, batch_size=100, scheduler=SchedulerConfig(name="step", step_size=2, gamma=0.5)
+    )
+    result = fit(mlp(), tiny_splits(), cfg)
+    lrs = [h[M.LR] for h in result.history]
+    assert lrs == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4])
+
+
+def test_plateau_reduces_lr_when_val_loss_stalls() -> None:
+    cfg = TrainConfig(
+        epochs=6,
+        batch_size=50,
+        optimizer=OptimizerConfig(lr=1e-2),
+        scheduler=SchedulerConfig(name="plateau", factor=0.5, patience=0),
+    )
+    result = fit(mlp(), tiny_splits(random_labels=True), cfg)
+    lrs = [h[M.LR] for h in result.history]
+    assert lrs[0] == pytest.approx(1e-2)
+    assert min(lrs) < 1e-2  # random labels: validation loss stops improving
+
+
+def test_early_stopping_restores_the_best_epoch() -> None:
+    splits = tiny_splits(random_labels=True)
+    cfg = TrainConfig(
+        epochs=30,
+        batch_size=50,
+        optimizer=OptimizerConfig(lr=1e-2),
+        early_stopping=EarlyStoppingConfig(monitor="val_loss", patience=2),
+    )
+    model = mlp()
+    result = fit(model, splits, cfg)
+    assert result.stopped_early and result.epochs_run < 30
+    losses = [h[M.VAL_LOSS] for h in result.history]
+    assert result.model_epoch == int(np.argmin(losses)) + 1
+    assert result.epochs_run == result.model_epoch + 2
+    again = evaluate(model, torch.from_numpy(splits.x_val), torch.from_numpy(splits.y_val))
+    assert again.loss == pytest.approx(min(losses), rel=1e-4)
+    assert result.val_loss == pytest.approx(min(losses))
+
+
+def test_sgd_with_momentum_trains() -> None:
+    cfg = TrainConfig(
+        epochs=2, batch_size=50, optimizer=OptimizerConfig(name="sgd", lr=0.05, momentum=0.9)
+    )
+    assert fit(mlp(), tiny_splits(), cfg).val_accuracy > 0.8
+
+
+def test_nan_loss_raises_diverged() -> None:
+    model = mlp()
+    with torch.no_grad():
+        model[1].weight.fill_(float("nan"))
+    with pytest.raises(DivergedError, match="nan"):
+        fit(model, tiny_splits(), TrainConfig(epochs=2, batch_size=100))
+
+
+def test_augment_flips_and_shifts_without_loops() -> None:
+    x = torch.arange(28 * 28, dtype=torch.float32).reshape(1, 28, 28).repeat(64, 1, 1)
+    gen = torch.Generator().manual_seed(0)
+    flipped = augment(x, hflip=True, pad=0, gen=gen)
+    same = (flipped == x).flatten(1).all(1)
+    mirrored = (flipped == x.flip(-1)).flatten(1).all(1)
+    assert bool((same | mirrored).all()) and same.any() and mirrored.any()
+    shifted = augment(x, hflip=False, pad=2, gen=gen)
+    assert shifted.shape == x.shape
+    assert not torch.equal(shifted, x)
+
+
+def test_device_and_precision_choice() -> None:
+    assert choose_device("cpu").type == "cpu"
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
+    assert resolve_precision("auto", torch.device("mps")) == "fp32"
