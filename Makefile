@@ -49,8 +49,8 @@ test: setup test-deps
 	$(RUN) pytest -q
 
 lint: env
-	$(RUN) ruff check src tests
-	$(RUN) ruff format --check src tests
+	$(RUN) ruff check src tests analyze_results.py
+	$(RUN) ruff format --check src tests analyze_results.py
 
 ui: env
 	$(RUN) mlflow ui --port 5001

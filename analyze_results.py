@@ -1,0 +1,90 @@
+"""Aggregate the sweeps in an MLflow store into a report: per-experiment statistics,
+comparisons against a baseline, figures, and (optionally) ACTIONPLAN.md's results section.
+
+    python analyze_results.py                       # every experiment in ./mlflow.db
+    python analyze_results.py --experiments exp1 exp7 'exp1*' --baseline exp1
+    python analyze_results.py --update-actionplan   # rewrite ACTIONPLAN.md's results
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python analyze_results.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--tracking-uri",
+        default="sqlite:///mlflow.db",
+        help="MLflow store to read (default: sqlite:///mlflow.db)",
+    )
+    p.add_argument(
+        "--experiments",
+        nargs="+",
+        metavar="NAME",
+        help="experiment names, name prefixes (exp7) or globs ('exp1*')",
+    )
+    p.add_argument(
+        "--since",
+        type=datetime.fromisoformat,
+        metavar="DATE",
+        help="only trials started on or after DATE (YYYY-MM-DD[THH:MM])",
+    )
+    p.add_argument(
+        "--metric",
+        default="test_accuracy",
+        help="metric for 'best' and the comparison (default: test_accuracy)",
+    )
+    p.add_argument("--baseline", help="reference experiment (default: the lowest-numbered)")
+    p.add_argument("--out", default="reports", help="output folder (default: reports/)")
+    p.add_argument(
+        "--update-actionplan",
+        nargs="?",
+        const="ACTIONPLAN.md",
+        metavar="PATH",
+        help="rewrite the results section of ACTIONPLAN.md (or PATH)",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, "src")  # runnable from a checkout without installing
+    from sweep.report import ReportError, build_report, update_actionplan
+
+    try:
+        report = build_report(
+            args.tracking_uri,
+            args.out,
+            experiments=args.experiments,
+            since=args.since,
+            metric=args.metric,
+            baseline=args.baseline,
+        )
+        print(report.markdown)
+        print(
+            f"\nwrote {', '.join(str(f) for f in report.files[:3])} and "
+            f"{len(report.files) - 3} figures"
+        )
+        if args.update_actionplan:
+            context = (
+                f"Measured from `{args.tracking_uri}` on {datetime.now():%Y-%m-%d}. "
+                "Each row states its budget (epochs per trial, training images, device); "
+                "accuracies are on the 10,000 held-out test images unless labelled val."
+            )
+            update_actionplan(args.update_actionplan, report.markdown, context)
+            print(f"updated the results section of {args.update_actionplan}")
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

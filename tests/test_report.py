@@ -1,0 +1,246 @@
+"""analyze_results.py on a store made by the real orchestrator (three small sweeps)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import REPO
+from sweep import metrics as M
+from sweep.config import load_experiment
+from sweep.report import ACTIONPLAN_END, ACTIONPLAN_START, compare
+from sweep.sweep import RunOptions, run_sweep
+
+SWEEP = """
+name: {name}
+hypothesis: test
+model: {{kind: mlp, hidden: [16], dropout: 0.0}}
+train: {{epochs: 2, batch_size: 100}}
+search:
+  train.optimizer.lr: {{loguniform: [{low}, {high}]}}
+sweep: {{algo: random, max_evals: 3, seed: {seed}}}
+data: {{subset: 600}}
+"""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, synthetic_dir) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    options = RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False)
+    for i, (name, low, high) in enumerate(
+        [("exp1_slow_lr", 1e-4, 3e-4), ("exp2_fast_lr", 3e-3, 1e-2), ("exp3_mid_lr", 1e-3, 2e-3)]
+    ):
+        path = folder / f"{name}.yaml"
+        path.write_text(SWEEP.format(name=name, low=low, high=high, seed=i))
+        run_sweep(load_experiment(path), path, options)
+    return folder
+
+
+def analyze(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "analyze_results.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    )
+
+
+@pytest.fixture(scope="module")
+def report(store: Path) -> subprocess.CompletedProcess:
+    done = analyze(cwd=store)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_table_matches_a_recomputation_from_mlflow(store: Path, report) -> None:
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    for name in ("exp1_slow_lr", "exp2_fast_lr", "exp3_mid_lr"):
+        exp = client.get_experiment_by_name(name)
+        runs = client.search_runs([exp.experiment_id], f"tags.`{M.TAG_PARENT}` != ''")
+        test = np.array([r.data.metrics[M.TEST_ACCURACY] for r in runs])
+        val = np.array([r.data.metrics[M.BEST_VAL_ACCURACY] for r in runs])
+        assert len(test) == 3
+        row = next(line for line in report.stdout.splitlines() if line.startswith(f"| {name} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2] == "3 (0)"
+        assert cells[3].startswith(f"{100 * val.mean():.2f}% ± {100 * val.std(ddof=1):.2f}")
+        assert cells[5] == f"{100 * test.mean():.2f}% ± {100 * test.std(ddof=1):.2f}"
+        assert cells[7] == f"{100 * np.median(test):.2f}%"
+        assert cells[8] == f"{100 * test.max():.2f}%"
+        assert cells[1] == "2 ep, 600 img, cpu"
+
+
+def test_files_are_written(store: Path, report) -> None:
+    out = store / "reports"
+    for name in (
+        "analysis.md",
+        "analysis.html",
+        "runs.csv",
+        "accuracy_per_experiment.png",
+        "learning_curves.png",
+        "params_vs_accuracy.png",
+        "optimization_history.png",
+        "best_confusion_matrix.png",
+    ):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    import pandas as pd
+
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 9 and "params.train.optimizer.lr" in runs and M.TEST_ACCURACY in runs
+    md = (out / "analysis.md").read_text()
+    assert "![" in md and "exp2_fast_lr" in md
+
+
+def test_comparison_verdicts(store: Path, report) -> None:
+    assert "Compared with **exp1_slow_lr**" in report.stdout
+    rows = [line for line in report.stdout.splitlines() if re.match(r"\| exp\d_\w+ \| 3 \|", line)]
+    assert len(rows) == 3
+    verdicts = {line.split("|")[1].strip(): line.split("|")[5].strip() for line in rows}
+    assert verdicts["exp1_slow_lr"] == "(reference)"
+    allowed = {"better", "worse", "no detectable difference"}
+    assert verdicts["exp2_fast_lr"] in allowed and verdicts["exp3_mid_lr"] in allowed
+
+
+def test_verdict_rules() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "experiment": ["a"] * 4 + ["b"] * 4 + ["c"] * 4 + ["d"],
+            "status": ["FINISHED"] * 13,
+            M.TEST_ACCURACY: [
+                0.80,
+                0.81,
+                0.80,
+                0.81,
+                0.90,
+                0.91,
+                0.90,
+                0.91,
+                0.80,
+                0.82,
+                0.79,
+                0.81,
+                0.95,
+            ],
+        }
+    )
+    verdicts = compare(frame, "a").set_index("experiment")["verdict"]
+    assert verdicts["b"] == "better"
+    assert verdicts["c"] == "no detectable difference"
+    assert verdicts["d"] == "not enough runs"
+
+
+def test_filters_and_baseline(store: Path, tmp_path: Path) -> None:
+    done = analyze(
+        "--experiments", "exp2", "exp3*", "--baseline", "exp3", "--out", str(tmp_path), cwd=store
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| exp1_slow_lr |" not in done.stdout
+    assert "Compared with **exp3_mid_lr**" in done.stdout
+    done = analyze("--since", "2999-01-01", "--out", str(tmp_path), cwd=store)
+    assert done.returncode == 1 and "no trial" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_update_actionplan_keeps_hand_written_text(store: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "PLAN.md"
+    plan.write_text(f"# Plan\nhand-written\n{ACTIONPLAN_START}\nold\n{ACTIONPLAN_END}\nafter\n")
+    done = analyze("--update-actionplan", str(plan), "--out", str(tmp_path / "r"), cwd=store)
+    assert done.returncode == 0, done.stderr
+    text = plan.read_text()
+    assert text.startswith("# Plan\nhand-written\n") and text.endswith(
+        f"{ACTIONPLAN_END}\nafter\n"
+    )
+    assert "old" not in text and "| exp2_fast_lr |" in text
+
+
+@pytest.mark.parametrize("case", ["empty", "no_children", "unknown_metric"])
+def test_unusable_stores_give_a_message(tmp_path: Path, store: Path, case: str) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--tracking-uri", uri]
+    if case == "no_children":
+        client = MlflowClient(uri)
+        run = client.create_run(client.create_experiment("lonely"))
+        client.set_terminated(run.info.run_id)
+    if case == "unknown_metric":
+        args = ["--metric", "accuracy_of_nothing"]
+    done = analyze(
+        *args, "--out", str(tmp_path / "r"), cwd=store if case == "unknown_metric" else tmp_path
+    )
+    assert done.returncode == 1, done.stdout
+    assert "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_failed_trials_are_counted_not_averaged(tmp_path: Path, synthetic_dir: Path) -> None:
+    from sweep.report import build_report
+
+    path = tmp_path / "f.yaml"
+    path.write_text(
+        SWEEP.format(name="exp9_some_fail", low=1e-3, high=2e-3, seed=0)
+        .replace("loguniform: [0.001, 0.002]", "choice: [1.0e-3, 1.0e+30]")
+        .replace("max_evals: 3", "max_evals: 4")
+        .replace("train: {epochs", "train: {optimizer: {name: sgd}, epochs")
+    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_sweep(
+        load_experiment(path),
+        path,
+        RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False),
+    )
+    assert result.n_failed > 0
+    rep = build_report(uri, tmp_path / "r")
+    row = rep.summary.iloc[0]
+    assert row["failed"] == result.n_failed and row["finished"] == len(result.finished)
+    assert "did not finish" in (tmp_path / "r" / "analysis.md").read_text()
+
+
+def test_html_report_loads_every_image_in_chromium(store: Path, report, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "install Debian's chromium (make test-deps does)"
+    page = (store / "reports" / "analysis.html").read_text()
+    n_images = page.count("<img ")
+    assert n_images >= 5
+    probe = tmp_path / "probe.html"
+    probe.write_text(
+        page.replace(
+            "</body>",
+            """<script>
+      window.addEventListener('load', () => {
+        const imgs = [...document.images];
+        const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+        document.title = 'IMAGES ' + ok + '/' + imgs.length;
+      });</script></body>""",
+        )
+    )
+    done = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert f"<title>IMAGES {n_images}/{n_images}</title>" in done.stdout, done.stdout[:500]
