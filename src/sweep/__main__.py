@@ -12,6 +12,7 @@ from typing import Any
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--dry-run",
         action="store_true",
         help="validate and print the resolved config and search space; run nothing",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new sweep even if an interrupted one of this experiment can be resumed",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from loguru import logger
 
     from .data import DataError
-    from .sweep import RunOptions, run_sweep
+    from .sweep import RunOptions, SweepInterrupted, run_sweep
     from .tracking import DEFAULT_TRACKING_URI
 
     options = RunOptions(
@@ -128,12 +134,24 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         device=args.device,
         show_progress=not args.no_progress,
+        fresh=args.fresh,
     )
     try:
         result = run_sweep(config, args.experiment, options)
+    except ConfigError as exc:  # e.g. resuming a sweep whose file has changed
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except SweepInterrupted:
+        again = " ".join(["python -m sweep", *(argv if argv is not None else sys.argv[1:])])
+        print(
+            "\nSweep interrupted; finished trials are saved. Run the same command again to "
+            f"resume it:\n  {again}\n(add --fresh to start over instead)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     best = result.best
     if best is None:
         logger.error(

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import tempfile
+import signal
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +17,23 @@ import numpy as np
 from loguru import logger
 
 from . import metrics as M
-from .config import ExperimentConfig, content_hash, to_yaml
+from . import state as st
+from .config import ConfigError, ExperimentConfig, content_hash, to_yaml
 from .space import apply_sample, build_space, trial_params
 from .tracking import DEFAULT_TRACKING_URI, Tracker, git_commit
 
 STATUS_OK, STATUS_FAIL = "ok", "fail"  # hyperopt's own status strings
+
+# Set by the first Ctrl-C / SIGTERM: the running trial finishes its epoch, then stops.
+STOP = threading.Event()
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """The sweep was asked to stop; its state is saved and it can be resumed."""
+
+
+class ResumeError(ConfigError):
+    """An interrupted sweep cannot be resumed as asked (for example, its config changed)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,7 @@ class RunOptions:
     data_dir: str | None = None
     device: str = "auto"
     show_progress: bool = True
+    fresh: bool = False  # ignore an interrupted sweep of the same experiment; start anew
 
 
 @dataclass(frozen=True)
@@ -124,7 +138,10 @@ def run_trial(
             trial.train,
             device=device,
             on_epoch=lambda epoch, values: tracker.log_metrics(run_id, values, step=epoch),
+            should_stop=STOP.is_set,
         )
+        if STOP.is_set():
+            raise SweepInterrupted(f"trial {number} stopped after epoch {result.epochs_run}")
         test = evaluate(
             model,
             torch.from_numpy(splits.x_test),
@@ -171,8 +188,9 @@ def run_trial(
             "val_accuracy": result.val_accuracy,
             "test_accuracy": test.accuracy,
         }
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # SweepInterrupted too: the trial runs again on resume
         status = "KILLED"
+        tracker.set_tags(run_id, {M.TAG_FAILURE: "interrupted; runs again when resumed"})
         raise
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
         reason = f"{type(exc).__name__}: {exc}"
@@ -302,21 +320,80 @@ def _sweep_artifacts(
         tracker.set_tags(result.parent_run_id, {M.TAG_BEST_TRIAL: best.run_id})
 
 
-def run_sweep(
+class _Checkpointing:
+    """Local-backend wrapper of the objective: saves the sweep state *before* each trial
+    (so a trial cut off by a crash is run again, with the same parameters, on resume)."""
+
+    def __init__(self, objective: Objective, save: Any):
+        self.objective = objective
+        self.save = save
+
+    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
+        self.save()
+        return self.objective(sample)
+
+
+def _after_each_trial(save: Any, stop: Any):
+    """An ``early_stop_fn`` that saves the state, then asks the optional stopping rule."""
+
+    def fn(trials: Any, *args: Any) -> tuple[bool, list[Any]]:
+        save()
+        return stop(trials, *args) if stop else (False, [])
+
+    return fn
+
+
+class _StopOnSignal:
+    """First SIGINT/SIGTERM: finish the current epoch, then stop. Second: stop at once."""
+
+    def __enter__(self) -> _StopOnSignal:
+        STOP.clear()
+        self.previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if STOP.is_set():
+            raise KeyboardInterrupt
+        STOP.set()
+        logger.warning(
+            "{} received: stopping after the current epoch (again to stop at once)",
+            signal.Signals(signum).name,
+        )
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def _resume_or_start(
+    tracker: Tracker,
+    experiment_id: str,
     config: ExperimentConfig,
-    yaml_path: str | Path | None = None,
-    options: RunOptions | None = None,
-) -> SweepResult:
-    """Run one sweep: a parent run, ``max_evals`` trials, a summary. Returns the result."""
-    from hyperopt import Trials, fmin
+    yaml_path: str | Path | None,
+    options: RunOptions,
+) -> tuple[st.SweepState, bool]:
+    """The saved state of an interrupted sweep of this experiment, or a new one."""
+    from hyperopt import Trials
 
-    from .data import find_data_dir, load_arrays
-
-    options = options or RunOptions()
-    load_arrays(find_data_dir(options.data_dir))  # fail on missing data before any run exists
-
-    tracker = Tracker(options.tracking_uri)
-    experiment_id = tracker.experiment_id(config.name)
+    path = st.state_path(options.tracking_uri, config.name)
+    saved = None if options.fresh else st.load(path)
+    if saved is not None:
+        try:
+            parent = tracker.client.get_run(saved.parent_run_id)
+        except Exception:  # the run was deleted from the store: nothing to resume
+            parent = None
+        if parent is not None and parent.info.status != "FINISHED":
+            if saved.config_hash != st.config_hash(config):
+                raise ResumeError(
+                    f"{yaml_path or config.name}: the experiment changed since its sweep "
+                    f"{saved.parent_run_id} was interrupted (file or flags differ), so it "
+                    "cannot be resumed. Run with --fresh to start a new sweep, or undo the "
+                    "change to resume."
+                )
+            return saved, True
     tags = {M.TAG_ROLE: "sweep"}
     if yaml_path is not None:
         tags[M.TAG_YAML] = str(yaml_path)
@@ -325,16 +402,67 @@ def run_sweep(
         if commit:
             tags[M.TAG_GIT_COMMIT] = commit
     run_name = f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
-    parent = tracker.start_run(experiment_id, run_name, tags)
-    scratch = Path(tempfile.mkdtemp(prefix="sweep-"))
+    parent_id = tracker.start_run(experiment_id, run_name, tags)
+    return st.SweepState(config.name, parent_id, st.config_hash(config), Trials()), False
+
+
+def _reopen(tracker: Tracker, state: st.SweepState) -> None:
+    """Resume: parent back to RUNNING, runs cut off without notice marked KILLED."""
+    requeued = st.requeue_unfinished(state.trials)
+    tracker.client.update_run(state.parent_run_id, status="RUNNING")
+    parent = tracker.client.get_run(state.parent_run_id)
+    stale = tracker.client.search_runs(
+        [parent.info.experiment_id],
+        f"tags.`{M.TAG_PARENT}` = '{state.parent_run_id}' and attributes.status = 'RUNNING'",
+    )
+    for run in stale:
+        tracker.set_tags(run.info.run_id, {M.TAG_FAILURE: "interrupted; runs again on resume"})
+        tracker.end_run(run.info.run_id, "KILLED")
+    logger.info(
+        "resuming sweep {}: {} trials done, {} to run again, {} runs marked KILLED",
+        state.parent_run_id,
+        st.n_evaluated(state.trials),
+        requeued,
+        len(stale),
+    )
+
+
+def run_sweep(
+    config: ExperimentConfig,
+    yaml_path: str | Path | None = None,
+    options: RunOptions | None = None,
+) -> SweepResult:
+    """Run one sweep, or resume an interrupted one: a parent run, ``max_evals`` trials,
+    a summary. Returns the result; raises :class:`SweepInterrupted` on Ctrl-C/SIGTERM."""
+    from hyperopt import fmin
+
+    from .data import find_data_dir, load_arrays
+
+    options = options or RunOptions()
+    load_arrays(find_data_dir(options.data_dir))  # fail on missing data before any run exists
+
+    tracker = Tracker(options.tracking_uri)
+    experiment_id = tracker.experiment_id(config.name)
+    state, resumed = _resume_or_start(tracker, experiment_id, config, yaml_path, options)
+    parent = state.parent_run_id
+    path = st.state_path(options.tracking_uri, config.name)
+    scratch = path.with_name(path.name.replace(".trials.pkl", ".checkpoints"))
+    if not resumed:
+        shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True, exist_ok=True)  # model checkpoints survive an interruption
     status = "FAILED"
-    logger.info("sweep {} | experiment {} | parent run {}", config.name, experiment_id, parent)
     try:
-        search = {f"search.{k}": d.describe() for k, d in config.search.items()}
-        tracker.log_params(parent, {**config.fixed_params(), **search})
-        tracker.log_text(parent, to_yaml(config), "config_resolved.yaml")
-        if yaml_path is not None:
-            tracker.log_file(parent, yaml_path)
+        if resumed:
+            _reopen(tracker, state)
+        else:
+            logger.info(
+                "sweep {} | experiment {} | parent run {}", config.name, experiment_id, parent
+            )
+            search = {f"search.{k}": d.describe() for k, d in config.search.items()}
+            tracker.log_params(parent, {**config.fixed_params(), **search})
+            tracker.log_text(parent, to_yaml(config), "config_resolved.yaml")
+            if yaml_path is not None:
+                tracker.log_file(parent, yaml_path)
 
         ctx = TrialContext(
             tracking_uri=options.tracking_uri,
@@ -344,26 +472,36 @@ def run_sweep(
             device=options.device,
             scratch_dir=str(scratch),
         )
-        trials = Trials()
+        trials = state.trials
+        done = st.n_evaluated(trials)
+
+        def save() -> None:
+            st.save(path, state)
+
         s = config.sweep
-        fmin(
-            Objective(config, ctx),
-            build_space(config),
-            algo=_algo(s.algo),
-            max_evals=s.max_evals,
-            timeout=s.timeout_minutes * 60 if s.timeout_minutes else None,
-            trials=trials,
-            rstate=np.random.default_rng(s.seed),
-            early_stop_fn=no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None,
-            show_progressbar=options.show_progress,
-        )
+        stop = no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None
+        with _StopOnSignal():
+            fmin(
+                _Checkpointing(Objective(config, ctx, first_number=done + 1), save),
+                build_space(config),
+                algo=_algo(s.algo),
+                max_evals=s.max_evals,
+                timeout=s.timeout_minutes * 60 if s.timeout_minutes else None,
+                trials=trials,
+                # a resumed sweep must not replay the random draws of its first run
+                rstate=np.random.default_rng([s.seed, done]),
+                early_stop_fn=_after_each_trial(save, stop),
+                show_progressbar=options.show_progress,
+            )
         result = SweepResult(experiment_id, parent, s.objective, summarize(trials))
         _sweep_artifacts(tracker, result, config, scratch)
         status = "FINISHED" if result.finished else "FAILED"
+        path.unlink(missing_ok=True)  # complete: nothing left to resume
         return result
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         status = "KILLED"
-        raise
+        raise SweepInterrupted(str(exc) or "interrupted") from None
     finally:
         tracker.end_run(parent, status)
-        shutil.rmtree(scratch, ignore_errors=True)
+        if status != "KILLED":
+            shutil.rmtree(scratch, ignore_errors=True)

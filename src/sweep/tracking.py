@@ -59,7 +59,25 @@ class Tracker:
 
     def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI):
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        if tracking_uri.startswith("sqlite:///"):
+            self.client = self._open_sqlite(Path(tracking_uri.removeprefix("sqlite:///")))
+        else:
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+
+    def _open_sqlite(self, db: Path) -> MlflowClient:
+        """Open (creating or migrating) the SQLite store under a file lock, so that two
+        sweeps starting at once against a new store do not both create its tables."""
+        import fcntl
+
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with open(db.with_name(db.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                client = MlflowClient(tracking_uri=self.tracking_uri)
+                with_retry(lambda: client.search_experiments(max_results=1))
+                return client
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     # ------------------------------------------------------------------ runs
     def experiment_id(self, name: str) -> str:

@@ -1,0 +1,96 @@
+"""Sweep state on disk, for resuming: the Hyperopt Trials, the parent run and a hash of the
+config, saved atomically next to the MLflow store after every trial (and before each one,
+so that a trial cut off by a crash is run again with the same parameters).
+
+The file is a pickle, so it is only ever read from the store's own ``.sweep/`` folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .config import ExperimentConfig
+
+STATE_DIR = ".sweep"
+
+
+@dataclass
+class SweepState:
+    experiment: str
+    parent_run_id: str
+    config_hash: str
+    trials: Any  # hyperopt.Trials
+
+
+def store_dir(tracking_uri: str) -> Path:
+    """The folder of a SQLite or file store; the working directory for a server URI."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme == "sqlite":
+        db = tracking_uri.removeprefix("sqlite:///")
+        return Path(db).resolve().parent
+    if parsed.scheme in ("", "file"):
+        return Path(parsed.path or ".").resolve().parent
+    return Path.cwd()
+
+
+def state_path(tracking_uri: str, experiment: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", experiment)
+    return store_dir(tracking_uri) / STATE_DIR / f"{safe}.trials.pkl"
+
+
+def config_hash(config: ExperimentConfig) -> str:
+    """Hash of everything that defines the sweep (file contents and command-line overrides)."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+def save(path: Path, state: SweepState) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path) -> SweepState | None:
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        state = pickle.load(fh)  # our own file, in our own store folder (see module doc)
+    return state if isinstance(state, SweepState) else None
+
+
+def requeue_unfinished(trials: Any) -> int:
+    """Mark trials that were running when the sweep stopped as new, so they run again with
+    the same parameters. Returns how many."""
+    from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING
+
+    n = 0
+    for doc in trials._dynamic_trials:
+        if doc["state"] in (JOB_STATE_RUNNING, JOB_STATE_NEW):
+            doc["state"] = JOB_STATE_NEW
+            doc["result"] = {"status": "new"}
+            doc["book_time"] = doc["refresh_time"] = None
+            n += 1
+    trials.refresh()
+    return n
+
+
+def n_evaluated(trials: Any) -> int:
+    from hyperopt import JOB_STATE_DONE
+
+    return sum(doc["state"] == JOB_STATE_DONE for doc in trials._dynamic_trials)

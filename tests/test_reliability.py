@@ -1,0 +1,230 @@
+"""Sweeps that survive: resume after kill -9 / Ctrl-C / SIGTERM, refusal to resume a changed
+experiment, concurrent writers, and bad input (real processes, real signals)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import REPO
+from sweep import metrics as M
+from sweep.__main__ import main
+
+SWEEP = """
+name: {name}
+model: {{kind: mlp, hidden: [256, 256], dropout: 0.0}}
+train: {{epochs: {epochs}, batch_size: 32}}
+search:
+  train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
+sweep: {{algo: tpe, max_evals: 3, seed: 1}}
+data: {{subset: 6000}}
+"""
+
+
+def start(path: Path, folder: Path, data: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    log = folder / f"log-{time.monotonic_ns()}.txt"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sweep",
+            str(path),
+            "--data-dir",
+            str(data),
+            "--no-progress",
+            *extra,
+        ],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    return proc, log
+
+
+def wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while text not in log.read_text():
+        if proc.poll() is not None or time.time() > deadline:
+            pytest.fail(f"never saw {text!r}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def children(folder: Path, name: str):
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(name)
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if M.TAG_PARENT not in r.data.tags]
+    kids = [r for r in runs if M.TAG_PARENT in r.data.tags]
+    return parents, kids
+
+
+def check_resumed(folder: Path, name: str, first_parent: str) -> None:
+    parents, kids = children(folder, name)
+    assert [p.info.run_id for p in parents] == [first_parent]
+    assert parents[0].info.status == "FINISHED"
+    finished = [k for k in kids if k.info.status == "FINISHED"]
+    assert len(finished) == 3
+    assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in finished) == [1, 2, 3]
+    assert not [k for k in kids if k.info.status == "RUNNING"]
+    killed = [k for k in kids if k.info.status == "KILLED"]
+    assert len(killed) == 1 and killed[0].data.tags[M.TAG_TRIAL] == "2"
+    # the cut-off trial ran again with the same parameters
+    rerun = next(k for k in finished if k.data.tags[M.TAG_TRIAL] == "2")
+    assert rerun.data.params["train.optimizer.lr"] == killed[0].data.params["train.optimizer.lr"]
+    assert not (folder / ".sweep" / f"{name}.trials.pkl").exists()
+
+
+def test_kill_9_mid_trial_then_resume(tmp_path: Path, synthetic_dir: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SWEEP.format(name="killed", epochs=6))
+    proc, log = start(path, tmp_path, synthetic_dir)
+    wait_for(log, "trial   1 |", proc)
+    time.sleep(1.5)  # into trial 2
+    proc.kill()
+    proc.wait()
+    parents, kids = children(tmp_path, "killed")
+    assert any(k.info.status == "RUNNING" for k in kids)  # what a crash leaves behind
+    proc, log = start(path, tmp_path, synthetic_dir)
+    assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+    assert "resuming sweep" in log.read_text()
+    check_resumed(tmp_path, "killed", parents[0].info.run_id)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path, sig) -> None:
+    path = tmp_path / "s.yaml"
+    name = f"stopped_{sig.name.lower()}"
+    path.write_text(SWEEP.format(name=name, epochs=6))
+    proc, log = start(path, tmp_path, synthetic_dir)
+    wait_for(log, "trial   1 |", proc)
+    time.sleep(2)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=120) == 130
+    text = log.read_text()
+    assert "Run the same command again to resume" in text and "Traceback" not in text
+    parents, kids = children(tmp_path, name)
+    assert parents[0].info.status == "KILLED"
+    assert sorted(k.info.status for k in kids) == ["FINISHED", "KILLED"]
+    assert (tmp_path / ".sweep" / f"{name}.trials.pkl").is_file()
+    if sig == signal.SIGTERM:
+        return  # resuming is the same as after Ctrl-C (and after kill -9, above)
+    proc, log = start(path, tmp_path, synthetic_dir)
+    assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+    check_resumed(tmp_path, name, parents[0].info.run_id)
+
+
+def test_changed_experiment_is_not_resumed(tmp_path: Path, synthetic_dir: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SWEEP.format(name="changed", epochs=6))
+    proc, log = start(path, tmp_path, synthetic_dir)
+    wait_for(log, "trial   1 |", proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    path.write_text(SWEEP.format(name="changed", epochs=2))
+    proc, log = start(path, tmp_path, synthetic_dir)
+    assert proc.wait(timeout=120) == 2
+    assert "changed since" in log.read_text() and "--fresh" in log.read_text()
+    proc, log = start(path, tmp_path, synthetic_dir, "--fresh", "--max-evals", "1")
+    assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
+    parents, _ = children(tmp_path, "changed")
+    assert sorted(p.info.status for p in parents) == ["FINISHED", "KILLED"]
+
+
+def test_two_sweeps_at_once_on_one_store(tmp_path: Path, synthetic_dir: Path) -> None:
+    procs = []
+    for name in ("left", "right"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(SWEEP.format(name=name, epochs=1).replace("subset: 6000", "subset: 2000"))
+        procs.append(start(path, tmp_path, synthetic_dir))
+    for proc, log in procs:
+        assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+        assert "locked" not in log.read_text()
+    for name in ("left", "right"):
+        parents, kids = children(tmp_path, name)
+        assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+        assert len(kids) == 3 and {k.info.status for k in kids} == {"FINISHED"}
+
+
+BAD = {
+    "yaml_syntax": "name: x\ntrain: {epochs: 3\n",
+    "not_a_mapping": "- just\n- a list\n",
+    "unknown_key": "name: x\ntrian: {epochs: 3}\n",
+    "unknown_nested_key": "name: x\nmodel: {filterz: 3}\n",
+    "wrong_type": "name: x\ntrain: {batch_size: big}\n",
+    "empty_choice": "name: x\nsearch: {model.filters: {choice: []}}\n",
+    "low_above_high": "name: x\nsearch: {train.optimizer.lr: {uniform: [0.1, 0.01]}}\n",
+    "loguniform_nonpositive": "name: x\nsearch: {train.optimizer.lr: {loguniform: [0, 1]}}\n",
+    "zero_epochs": "name: x\ntrain: {epochs: 0}\n",
+    "negative_epochs": "name: x\ntrain: {epochs: -5}\n",
+    "search_path_unknown": "name: x\nsearch: {train.optimiser.lr: {choice: [0.1]}}\n",
+    "search_value_invalid": "name: x\nsearch: {train.batch_size: {choice: [32, 0]}}\n",
+    "unknown_distribution": "name: x\nsearch: {model.filters: {gauss: [1, 2]}}\n",
+    "unknown_model_kind": "name: x\nmodel: {kind: transformer}\n",
+    "dropout_per_block": "name: x\nmodel: {num_blocks: 2, dropout: [0.1, 0.1, 0.1]}\n",
+    "unknown_optimizer": "name: x\ntrain: {optimizer: {name: rmsprop}}\n",
+    "extends_missing": "extends: nowhere.yaml\nname: x\n",
+    "extends_cycle": "extends: bad.yaml\nname: x\n",
+    "missing_name": "train: {epochs: 3}\n",
+    "code_in_yaml": "name: !!python/object/apply:os.system ['true']\n",
+}
+KEYS = {
+    "yaml_syntax": "line",
+    "not_a_mapping": "mapping",
+    "unknown_key": "trian",
+    "unknown_nested_key": "model.filterz",
+    "wrong_type": "train.batch_size",
+    "empty_choice": "model.filters",
+    "low_above_high": "train.optimizer.lr",
+    "loguniform_nonpositive": "train.optimizer.lr",
+    "zero_epochs": "train.epochs",
+    "negative_epochs": "train.epochs",
+    "search_path_unknown": "train.optimiser.lr",
+    "search_value_invalid": "train.batch_size",
+    "unknown_distribution": "model.filters",
+    "unknown_model_kind": "model",
+    "dropout_per_block": "model",
+    "unknown_optimizer": "train.optimizer.name",
+    "extends_missing": "nowhere.yaml",
+    "extends_cycle": "cycle",
+    "missing_name": "name",
+    "code_in_yaml": "python/object",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_malformed_files_exit_2_before_anything_is_written(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD[case])
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(path) in err and KEYS[case] in err, err
+    assert err.count("\n") == 1  # one paragraph
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / ".sweep").exists()
+
+
+def test_broken_data_gives_a_clear_error(
+    tmp_path: Path, synthetic_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import shutil
+
+    broken = tmp_path / "data"
+    shutil.copytree(synthetic_dir, broken)
+    raw = (broken / "t10k-images-idx3-ubyte").read_bytes()
+    (broken / "t10k-images-idx3-ubyte").write_bytes(raw[:1000])
+    monkeypatch.chdir(tmp_path)
+    assert main([str(REPO / "experiments" / "quickstart.yaml"), "--data-dir", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "truncated" in err and "t10k-images" in err
+    assert not (tmp_path / "mlflow.db").exists()
