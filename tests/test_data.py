@@ -100,3 +100,26 @@ def test_corrupt_gzip(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(payload)[:1000])  # cut mid-stream
     with pytest.raises(DataError, match="truncated or not gzip"):
         read_idx(path, 2049, 60_000)
+
+
+def test_pickle_needs_explicit_permission_and_reads_both_layouts(tmp_path: Path) -> None:
+    import pickle
+
+    from sweep.data import load_pickle
+
+    rng = np.random.default_rng(0)
+    x_train, y_train = rng.random((50, 784)), np.arange(50) % 10  # floats in [0, 1], flat
+    x_test, y_test = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20) % 10
+    one = tmp_path / "one.pkl"
+    one.write_bytes(pickle.dumps(((x_train, y_train), (x_test, y_test))))
+    four = tmp_path / "four.pkl"
+    with four.open("wb") as fh:
+        for obj in (x_train, y_train, x_test, y_test):
+            pickle.dump(obj, fh)
+    with pytest.raises(DataError, match="--allow-pickle"):
+        load_pickle(one)
+    for path in (one, four):
+        arrays = load_pickle(path, allow=True)
+        assert arrays["train-images-idx3-ubyte"].shape == (50, 28, 28)
+        assert arrays["train-images-idx3-ubyte"].dtype == np.uint8
+        assert arrays["t10k-labels-idx1-ubyte"].tolist() == y_test.tolist()

@@ -45,6 +45,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files")
     p.add_argument(
+        "--data-pickle",
+        metavar="FILE",
+        help="read the data from a pickle ((x_train, y_train), (x_test, y_test)) or four "
+        "arrays dumped in a row); needs --allow-pickle",
+    )
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="allow --data-pickle: unpickling runs code, so only for files you trust",
+    )
+    p.add_argument(
         "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps"
     )
     p.add_argument(
@@ -135,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         show_progress=not args.no_progress,
         fresh=args.fresh,
+        data_pickle=args.data_pickle,
+        allow_pickle=args.allow_pickle,
     )
     try:
         result = run_sweep(config, args.experiment, options)

@@ -9,6 +9,7 @@ import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -145,6 +146,64 @@ def load_arrays(folder: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def load_pickle(path: str | Path, allow: bool = False) -> dict[str, np.ndarray]:
+    """The older baseline's pickle format: either one tuple ``((x_train, y_train), (x_test,
+    y_test))`` or the four arrays dumped one after another. Pickle runs code while loading,
+    so this needs ``allow=True`` (``--allow-pickle``) and warns."""
+    import pickle
+
+    from loguru import logger
+
+    path = Path(path)
+    if not allow:
+        raise DataError(
+            f"{path}: loading a pickle can run arbitrary code, so it is off by default. If you "
+            "trust this file, pass --allow-pickle; otherwise use the IDX files (make data)."
+        )
+    logger.warning("loading pickled data from {}: pickle runs code; only use trusted files", path)
+    objects = []
+    try:
+        with path.open("rb") as fh:
+            while True:
+                try:
+                    objects.append(pickle.load(fh))  # noqa: S301 (explicitly allowed above)
+                except EOFError:
+                    break
+    except (OSError, pickle.UnpicklingError) as exc:
+        raise DataError(f"{path}: cannot read the pickle ({exc}).") from None
+    if len(objects) == 1 and isinstance(objects[0], tuple) and len(objects[0]) == 2:
+        (x_train, y_train), (x_test, y_test) = objects[0]
+    elif len(objects) == 4:
+        x_train, y_train, x_test, y_test = objects
+    else:
+        raise DataError(
+            f"{path}: expected ((x_train, y_train), (x_test, y_test)) or four arrays dumped "
+            f"one after another, found {len(objects)} object(s)."
+        )
+
+    def images(x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype != np.uint8:  # floats scaled to [0, 1]
+            x = np.clip(np.rint(x * 255 if x.max() <= 1.0 else x), 0, 255).astype(np.uint8)
+        if x.ndim != 3 and not (x.ndim == 2 and x.shape[1] == 784):
+            raise DataError(f"{path}: images must be N x 28 x 28 or N x 784, got {x.shape}.")
+        return x.reshape(len(x), 28, 28)
+
+    def labels(y: Any, n: int) -> np.ndarray:
+        y = np.asarray(y).reshape(-1).astype(np.int64)
+        if len(y) != n or y.min() < 0 or y.max() > 9:
+            raise DataError(f"{path}: need {n} labels in 0..9, got {len(y)}.")
+        return y
+
+    xt, xs = images(x_train), images(x_test)
+    return {
+        "train-images-idx3-ubyte": xt,
+        "train-labels-idx1-ubyte": labels(y_train, len(xt)),
+        "t10k-images-idx3-ubyte": xs,
+        "t10k-labels-idx1-ubyte": labels(y_test, len(xs)),
+    }
+
+
 def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Indices of ``n`` items drawn with the class proportions of ``y``."""
     from sklearn.model_selection import train_test_split
@@ -155,17 +214,33 @@ def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(idx)
 
 
+@functools.lru_cache(maxsize=2)
+def _pickled(path: str, allow: bool) -> dict[str, np.ndarray]:
+    return load_pickle(path, allow)
+
+
+def load_source(
+    data_dir: str | Path | None = None, pickle_file: str | None = None, allow_pickle: bool = False
+) -> dict[str, np.ndarray]:
+    """The four arrays from the IDX search path, or from an explicitly allowed pickle."""
+    if pickle_file:
+        return _pickled(str(pickle_file), allow_pickle)
+    return load_arrays(find_data_dir(data_dir))
+
+
 def make_splits(
     data_dir: str | Path | None = None,
     *,
     val_fraction: float = 0.1,
     subset: int | None = None,
     seed: int = 0,
+    pickle_file: str | None = None,
+    allow_pickle: bool = False,
 ) -> Splits:
     """Stratified, seeded train/validation split of the training images; test held out."""
     from sklearn.model_selection import train_test_split
 
-    arrays = load_arrays(find_data_dir(data_dir))
+    arrays = load_source(data_dir, pickle_file, allow_pickle)
     x, y = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
     pool = stratified_subset(y, subset, seed) if subset else np.arange(len(y))
     train_idx, val_idx = train_test_split(

@@ -45,6 +45,8 @@ class RunOptions:
     device: str = "auto"
     show_progress: bool = True
     fresh: bool = False  # ignore an interrupted sweep of the same experiment; start anew
+    data_pickle: str | None = None  # the older pickle format instead of the IDX files
+    allow_pickle: bool = False  # loading a pickle runs code: only on explicit request
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class TrialContext:
     data_dir: str | None
     device: str
     scratch_dir: str
+    data_pickle: str | None = None
+    allow_pickle: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,12 @@ def run_trial(
         )
         d = trial.data
         splits = make_splits(
-            ctx.data_dir, val_fraction=d.val_fraction, subset=d.subset, seed=d.split_seed
+            ctx.data_dir,
+            val_fraction=d.val_fraction,
+            subset=d.subset,
+            seed=d.split_seed,
+            pickle_file=ctx.data_pickle,
+            allow_pickle=ctx.allow_pickle,
         )
         torch.manual_seed(trial.train.seed)  # same init for every trial: only params differ
         model = build_model(trial.model).to(device)
@@ -436,10 +445,11 @@ def run_sweep(
     a summary. Returns the result; raises :class:`SweepInterrupted` on Ctrl-C/SIGTERM."""
     from hyperopt import fmin
 
-    from .data import find_data_dir, load_arrays
+    from .data import load_source
 
     options = options or RunOptions()
-    load_arrays(find_data_dir(options.data_dir))  # fail on missing data before any run exists
+    # fail on missing or broken data before any run exists
+    load_source(options.data_dir, options.data_pickle, options.allow_pickle)
 
     tracker = Tracker(options.tracking_uri)
     experiment_id = tracker.experiment_id(config.name)
@@ -471,6 +481,8 @@ def run_sweep(
             data_dir=options.data_dir,
             device=options.device,
             scratch_dir=str(scratch),
+            data_pickle=options.data_pickle,
+            allow_pickle=options.allow_pickle,
         )
         trials = state.trials
         done = st.n_evaluated(trials)
