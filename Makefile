@@ -49,8 +49,8 @@ test: setup test-deps
 	$(RUN) pytest -q
 
 lint: env
-	$(RUN) ruff check src tests analyze_results.py
-	$(RUN) ruff format --check src tests analyze_results.py
+	$(RUN) ruff check src tests analyze_results.py benchmarks
+	$(RUN) ruff format --check src tests analyze_results.py benchmarks
 
 ui: env
 	$(RUN) mlflow ui --port 5001

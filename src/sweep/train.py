@@ -73,6 +73,13 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "fp32"
 
 
+def eval_batch_size(requested: int | None, device: torch.device) -> int:
+    """The configured evaluation batch, or the measured default for the device."""
+    if requested:
+        return requested
+    return 256 if device.type == "cpu" else 1024
+
+
 def to_input(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """uint8 ``[N, 28, 28]`` -> normalised float ``[N, 1, 28, 28]``."""
     out = x.unsqueeze(1).float().div_(255.0).sub_(MEAN).div_(STD)
@@ -109,11 +116,12 @@ def evaluate(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    batch_size: int = 512,
+    batch_size: int | None = None,
     precision: str = "fp32",
 ) -> EvalResult:
     """Mean cross-entropy, accuracy and predictions of ``model`` on uint8 images ``x``."""
     device = next(model.parameters()).device
+    batch_size = eval_batch_size(batch_size, device)
     channels_last = _uses_channels_last(model)
     model.eval()
     loss_sum = torch.zeros((), device=device)
