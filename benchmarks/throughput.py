@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -32,7 +31,7 @@ from conventional import train_conventional  # noqa: E402
 from sweep.config import CNNConfig, MLPConfig, TrainConfig  # noqa: E402
 from sweep.data import Splits, make_splits  # noqa: E402
 from sweep.models import build_model, count_parameters  # noqa: E402
-from sweep.train import evaluate, fit, to_input  # noqa: E402
+from sweep.train import evaluate, fit  # noqa: E402
 
 MODELS = {
     # name: (model config, batch size of its experiment)
