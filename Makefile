@@ -41,11 +41,13 @@ setup: data
 sweep: setup
 	$(RUN) python -m sweep $(EXP) $(ARGS)
 
-# System packages some tests need: Chromium (report rendering) and Java (Spark).
+# System packages some tests need: Chromium (the HTML report) and Java 17 (Spark).
 test-deps:
 	@sh scripts/test-deps.sh
 
+# the tests also cover the optional Spark backend: sync with its extra
 test: setup test-deps
+	@$(UV) sync --locked --quiet --extra spark
 	$(RUN) pytest -q
 
 lint: env

@@ -59,6 +59,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps"
     )
     p.add_argument(
+        "--backend",
+        choices=["local", "spark"],
+        help="where trials run: local (in this process) or spark (SparkTrials)",
+    )
+    p.add_argument(
+        "--parallelism", type=int, metavar="N", help="spark: trials at once (sweep.parallelism)"
+    )
+    p.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="spark: the cluster (default $SPARK_MASTER, else local[PARALLELISM])",
+    )
+    p.add_argument(
         "--dry-run",
         action="store_true",
         help="validate and print the resolved config and search space; run nothing",
@@ -85,6 +98,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         "data.subset": args.subset,
         "sweep.seed": args.seed,
         "train.seed": args.seed,
+        "sweep.backend": args.backend,
+        "sweep.parallelism": args.parallelism,
     }
     out.update({k: v for k, v in flags.items() if v is not None})
     return out
@@ -136,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging()
     from loguru import logger
 
+    from .backends import BackendError
     from .data import DataError
     from .sweep import RunOptions, SweepInterrupted, run_sweep
     from .tracking import DEFAULT_TRACKING_URI
@@ -148,13 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         fresh=args.fresh,
         data_pickle=args.data_pickle,
         allow_pickle=args.allow_pickle,
+        spark_master=args.spark_master,
     )
     try:
         result = run_sweep(config, args.experiment, options)
     except ConfigError as exc:  # e.g. resuming a sweep whose file has changed
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except DataError as exc:
+    except (DataError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except SweepInterrupted:

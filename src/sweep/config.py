@@ -144,6 +144,8 @@ class SweepConfig(_Frozen):
     objective: Literal["val_loss", "val_accuracy"] = "val_accuracy"
     timeout_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget for the sweep
     no_progress_stop: int | None = Field(None, ge=1)  # stop after N trials without a new best
+    backend: Literal["local", "spark"] = "local"  # spark: Hyperopt's SparkTrials
+    parallelism: int = Field(2, ge=1)  # spark: trials running at once
 
 
 # ----------------------------------------------------------------------------- search space

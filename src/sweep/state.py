@@ -94,3 +94,30 @@ def n_evaluated(trials: Any) -> int:
     from hyperopt import JOB_STATE_DONE
 
     return sum(doc["state"] == JOB_STATE_DONE for doc in trials._dynamic_trials)
+
+
+def finished_copy(trials: Any) -> Any:
+    """A plain ``hyperopt.Trials`` holding the finished trials of ``trials`` (for example
+    SparkTrials, which cannot be pickled)."""
+    import copy
+
+    from hyperopt import JOB_STATE_DONE, Trials
+
+    plain = Trials()
+    docs = [copy.deepcopy(d) for d in trials._dynamic_trials if d["state"] == JOB_STATE_DONE]
+    if docs:
+        plain.insert_trial_docs(docs)
+        plain._ids.update(d["tid"] for d in docs)  # so new trial ids do not collide
+    plain.refresh()
+    return plain
+
+
+def adopt(target: Any, saved: Any) -> None:
+    """Put the finished trials of a saved sweep into a new trials object (resume)."""
+    from hyperopt import JOB_STATE_DONE
+
+    docs = [d for d in saved._dynamic_trials if d["state"] == JOB_STATE_DONE]
+    if docs:
+        target.insert_trial_docs(docs)
+        target._ids.update(d["tid"] for d in docs)  # so new trial ids do not collide
+        target.refresh()

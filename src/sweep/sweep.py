@@ -4,10 +4,13 @@ self-contained objective (one trial = one child run), and records the sweep's su
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import os
 import shutil
 import signal
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +19,12 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
+from . import backends
 from . import metrics as M
 from . import state as st
 from .config import ConfigError, ExperimentConfig, content_hash, to_yaml
 from .space import apply_sample, build_space, trial_params
-from .tracking import DEFAULT_TRACKING_URI, Tracker, git_commit
+from .tracking import DEFAULT_TRACKING_URI, Tracker, git_commit, with_retry
 
 STATUS_OK, STATUS_FAIL = "ok", "fail"  # hyperopt's own status strings
 
@@ -47,6 +51,7 @@ class RunOptions:
     fresh: bool = False  # ignore an interrupted sweep of the same experiment; start anew
     data_pickle: str | None = None  # the older pickle format instead of the IDX files
     allow_pickle: bool = False  # loading a pickle runs code: only on explicit request
+    spark_master: str | None = None  # spark backend: default $SPARK_MASTER or local[N]
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class TrialContext:
     scratch_dir: str
     data_pickle: str | None = None
     allow_pickle: bool = False
+    threads: int | None = None  # torch threads per trial (cores / parallel trials)
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ class SweepResult:
 
 # ---------------------------------------------------------------------------- one trial
 def run_trial(
-    config: ExperimentConfig, sample: dict[str, Any], number: int, ctx: TrialContext
+    config: ExperimentConfig, sample: dict[str, Any], number: int | None, ctx: TrialContext
 ) -> dict[str, Any]:
     """Train and evaluate one sampled config, recorded as a nested run; returns hyperopt's
     result dict. A failure (divergence, an exception) becomes ``STATUS_FAIL``, not a crash."""
@@ -112,15 +118,17 @@ def run_trial(
     trial = apply_sample(config, sample)
     params = trial_params(sample)
     tracker = Tracker(ctx.tracking_uri)
+    # on a parallel backend the number is given afterwards, by the driver (see _number_trials)
+    label = f"{number:03d}" if number else uuid.uuid4().hex[:6]
+    tags = {M.TAG_ROLE: "trial", **({M.TAG_TRIAL: str(number)} if number else {})}
     run_id = tracker.start_run(
-        ctx.experiment_id,
-        f"trial-{number:03d}",
-        {M.TAG_ROLE: "trial", M.TAG_TRIAL: str(number)},
-        parent_run_id=ctx.parent_run_id,
+        ctx.experiment_id, f"trial-{label}", tags, parent_run_id=ctx.parent_run_id
     )
     status = "FAILED"
     try:
-        device = choose_device(ctx.device)
+        if ctx.threads:
+            torch.set_num_threads(ctx.threads)  # parallel trials must not oversubscribe cores
+        device = choose_device(_spread_over_gpus(ctx.device))
         precision = resolve_precision(trial.train.precision, device)
         tracker.log_params(
             run_id,
@@ -150,7 +158,7 @@ def run_trial(
             should_stop=STOP.is_set,
         )
         if STOP.is_set():
-            raise SweepInterrupted(f"trial {number} stopped after epoch {result.epochs_run}")
+            raise SweepInterrupted(f"trial {label} stopped after epoch {result.epochs_run}")
         test = evaluate(
             model,
             torch.from_numpy(splits.x_test),
@@ -171,9 +179,9 @@ def run_trial(
             },
         )
         tracker.log_evaluation(
-            run_id, splits.y_test, test.predictions, result.history, f"trial {number}"
+            run_id, splits.y_test, test.predictions, result.history, f"trial {label}"
         )
-        checkpoint = Path(ctx.scratch_dir) / f"trial-{number:03d}.pt"
+        checkpoint = Path(ctx.scratch_dir) / f"{run_id}.pt"
         torch.save({k: v.cpu() for k, v in model.state_dict().items()}, checkpoint)
         status = "FINISHED"
         loss = (
@@ -181,7 +189,7 @@ def run_trial(
         )
         logger.info(
             "trial {:>3} | {} | val_acc {:.4f} | test_acc {:.4f} | {} epochs in {:.0f}s",
-            number,
+            label,
             " ".join(f"{k}={v}" for k, v in params.items()) or "(fixed config)",
             result.val_accuracy,
             test.accuracy,
@@ -203,7 +211,7 @@ def run_trial(
         raise
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
         reason = f"{type(exc).__name__}: {exc}"
-        logger.warning("trial {:>3} failed: {}", number, reason)
+        logger.warning("trial {:>3} failed: {}", label, reason)
         tracker.set_tags(run_id, {M.TAG_FAILURE: reason[:5000]})
         return {
             "status": STATUS_FAIL,
@@ -216,6 +224,22 @@ def run_trial(
         tracker.end_run(run_id, status)
 
 
+def _spread_over_gpus(device: str) -> str:
+    """On a machine with several GPUs, parallel trials (Spark tasks) take different ones."""
+    import torch
+
+    if device != "auto" or torch.cuda.device_count() < 2:
+        return device
+    try:
+        from pyspark import TaskContext
+
+        task = TaskContext.get()
+    except ImportError:
+        task = None
+    slot = task.taskAttemptId() if task is not None else os.getpid()
+    return f"cuda:{slot % torch.cuda.device_count()}"
+
+
 class Objective:
     """The callable handed to ``fmin``: numbers trials and runs :func:`run_trial`.
 
@@ -223,13 +247,15 @@ class Objective:
     pickles cheaply for remote workers.
     """
 
-    def __init__(self, config: ExperimentConfig, ctx: TrialContext, first_number: int = 1):
+    def __init__(self, config: ExperimentConfig, ctx: TrialContext, first_number: int | None = 1):
         self.config = config
         self.ctx = ctx
-        self._numbers = itertools.count(first_number)
+        # numbered in call order in one process; None where copies run in parallel (Spark)
+        self._numbers = itertools.count(first_number) if first_number else None
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
-        return run_trial(self.config, sample, next(self._numbers), self.ctx)
+        number = next(self._numbers) if self._numbers is not None else None
+        return run_trial(self.config, sample, number, self.ctx)
 
 
 def no_progress_stop(patience: int):
@@ -268,7 +294,7 @@ def summarize(trials: Any) -> tuple[TrialSummary, ...]:
             continue
         out.append(
             TrialSummary(
-                number=result.get("number", t["tid"] + 1),
+                number=result.get("number") or t["tid"] + 1,
                 status=result["status"],
                 params=result.get("params", {}),
                 run_id=result.get("run_id"),
@@ -320,7 +346,7 @@ def _sweep_artifacts(
         "optimization_history.png",
     )
     if best is not None and best.run_id:
-        checkpoint = scratch / f"trial-{best.number:03d}.pt"
+        checkpoint = scratch / f"{best.run_id}.pt"
         if checkpoint.is_file():
             trial_config = apply_sample(config, best.params)
             (scratch / "config.yaml").write_text(to_yaml(trial_config))
@@ -353,12 +379,16 @@ def _after_each_trial(save: Any, stop: Any):
 
 
 class _StopOnSignal:
-    """First SIGINT/SIGTERM: finish the current epoch, then stop. Second: stop at once."""
+    """First SIGINT/SIGTERM: finish the current epoch, then stop. Second: stop at once.
+    (Off for Spark, whose trials run in other processes: there Ctrl-C cancels the jobs.)"""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
 
     def __enter__(self) -> _StopOnSignal:
         STOP.clear()
         self.previous: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
+        if self.enabled and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -375,6 +405,19 @@ class _StopOnSignal:
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+
+
+def _number_trials(tracker: Tracker, trials: Any) -> None:
+    """Parallel trials are numbered afterwards, in the order Hyperopt proposed them."""
+    for doc in trials.trials:
+        run_id = doc.get("result", {}).get("run_id")
+        if run_id:
+            number = doc["tid"] + 1
+            doc["result"]["number"] = number
+            tracker.set_tags(run_id, {M.TAG_TRIAL: str(number)})
+            with_retry(
+                lambda r=run_id, n=number: tracker.client.update_run(r, name=f"trial-{n:03d}")
+            )
 
 
 def _resume_or_start(
@@ -448,8 +491,14 @@ def run_sweep(
     from .data import load_source
 
     options = options or RunOptions()
-    # fail on missing or broken data before any run exists
+    # fail on missing or broken data, or an unusable backend, before any run exists
     load_source(options.data_dir, options.data_pickle, options.allow_pickle)
+    s = config.sweep
+    spark = s.backend == "spark"
+    master = backends.resolve_master(options.spark_master, s.parallelism) if spark else ""
+    timeout = s.timeout_minutes * 60 if s.timeout_minutes else None
+    if spark:
+        spark_trials = backends.spark_trials(master, s.parallelism, timeout, options.tracking_uri)
 
     tracker = Tracker(options.tracking_uri)
     experiment_id = tracker.experiment_id(config.name)
@@ -483,28 +532,49 @@ def run_sweep(
             scratch_dir=str(scratch),
             data_pickle=options.data_pickle,
             allow_pickle=options.allow_pickle,
+            threads=backends.threads_per_trial(master, s.parallelism) if spark else None,
         )
-        trials = state.trials
-        done = st.n_evaluated(trials)
-
-        def save() -> None:
-            st.save(path, state)
-
-        s = config.sweep
+        done = st.n_evaluated(state.trials)
         stop = no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None
-        with _StopOnSignal():
+        if spark:
+            # SparkTrials keeps no trials file of its own: save finished trials as plain Trials
+            trials = spark_trials
+            st.adopt(trials, state.trials)
+            objective: Any = Objective(config, ctx, first_number=None)
+            logger.info(
+                "Spark backend: master {}, {} trials at once, {} torch threads each",
+                master,
+                s.parallelism,
+                ctx.threads or "default",
+            )
+
+            def save() -> None:
+                st.save(path, dataclasses.replace(state, trials=st.finished_copy(trials)))
+
+        else:
+            trials = state.trials
+
+            def save() -> None:
+                st.save(path, state)
+
+            objective = _Checkpointing(Objective(config, ctx, first_number=done + 1), save)
+
+        with _StopOnSignal(enabled=not spark):
             fmin(
-                _Checkpointing(Objective(config, ctx, first_number=done + 1), save),
+                objective,
                 build_space(config),
                 algo=_algo(s.algo),
                 max_evals=s.max_evals,
-                timeout=s.timeout_minutes * 60 if s.timeout_minutes else None,
+                timeout=timeout,
                 trials=trials,
                 # a resumed sweep must not replay the random draws of its first run
                 rstate=np.random.default_rng([s.seed, done]),
                 early_stop_fn=_after_each_trial(save, stop),
                 show_progressbar=options.show_progress,
             )
+        if spark:
+            save()
+            _number_trials(tracker, trials)
         result = SweepResult(experiment_id, parent, s.objective, summarize(trials))
         _sweep_artifacts(tracker, result, config, scratch)
         status = "FINISHED" if result.finished else "FAILED"
