@@ -48,7 +48,7 @@ test-deps:
 # the tests also cover the optional Spark backend: sync with its extra
 test: setup test-deps
 	@$(UV) sync --locked --quiet --extra spark
-	$(RUN) pytest -q
+	$(RUN) pytest -q --durations=10
 
 lint: env
 	$(RUN) ruff check src tests analyze_results.py benchmarks

@@ -117,25 +117,42 @@ def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path
     assert (tmp_path / ".sweep" / f"{name}.trials.pkl").is_file()
     if sig == signal.SIGTERM:
         return  # resuming is the same as after Ctrl-C (and after kill -9, above)
+
+    # a changed experiment is not resumed (the check runs before any trial)...
+    path.write_text(SWEEP.format(name=name, epochs=2))
+    proc, log = start(path, tmp_path, synthetic_dir)
+    assert proc.wait(timeout=120) == 2
+    assert "changed since" in log.read_text() and "--fresh" in log.read_text()
+    # ...the unchanged one is
+    path.write_text(SWEEP.format(name=name, epochs=6))
     proc, log = start(path, tmp_path, synthetic_dir)
     assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
     check_resumed(tmp_path, name, parents[0].info.run_id)
 
 
-def test_changed_experiment_is_not_resumed(tmp_path: Path, synthetic_dir: Path) -> None:
+def test_fresh_starts_a_new_sweep(
+    tmp_path: Path, synthetic_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sweep import state as st
+
     path = tmp_path / "s.yaml"
-    path.write_text(SWEEP.format(name="changed", epochs=6))
-    proc, log = start(path, tmp_path, synthetic_dir)
-    wait_for(log, "trial   1 |", proc)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) == 130
-    path.write_text(SWEEP.format(name="changed", epochs=2))
-    proc, log = start(path, tmp_path, synthetic_dir)
-    assert proc.wait(timeout=120) == 2
-    assert "changed since" in log.read_text() and "--fresh" in log.read_text()
-    proc, log = start(path, tmp_path, synthetic_dir, "--fresh", "--max-evals", "1")
-    assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
-    parents, _ = children(tmp_path, "changed")
+    path.write_text(SWEEP.format(name="fresh", epochs=1).replace("subset: 6000", "subset: 1000"))
+    monkeypatch.chdir(tmp_path)
+    args = [str(path), "--data-dir", str(synthetic_dir), "--no-progress", "--max-evals", "1"]
+    assert main(args) == 0
+    first, _ = children(tmp_path, "fresh")
+    # pretend the sweep had been interrupted: its state file and a parent left KILLED
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.update_run(first[0].info.run_id, status="KILLED")
+    from hyperopt import Trials
+
+    st.save(
+        st.state_path("sqlite:///mlflow.db", "fresh"),
+        st.SweepState("fresh", first[0].info.run_id, "another-config", Trials()),
+    )
+    assert main(args) == 2  # changed config: refused
+    assert main([*args, "--fresh"]) == 0
+    parents, _ = children(tmp_path, "fresh")
     assert sorted(p.info.status for p in parents) == ["FINISHED", "KILLED"]
 
 

@@ -154,10 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     from .backends import BackendError
     from .data import DataError
     from .sweep import RunOptions, SweepInterrupted, run_sweep
-    from .tracking import DEFAULT_TRACKING_URI
+    from .tracking import DEFAULT_TRACKING_URI, absolute_uri
 
     options = RunOptions(
-        tracking_uri=args.tracking_uri or DEFAULT_TRACKING_URI,
+        tracking_uri=absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI),
         data_dir=args.data_dir,
         device=args.device,
         show_progress=not args.no_progress,

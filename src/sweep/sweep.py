@@ -119,11 +119,10 @@ def run_trial(
     params = trial_params(sample)
     tracker = Tracker(ctx.tracking_uri)
     # on a parallel backend the number is given afterwards, by the driver (see _number_trials)
-    label = f"{number:03d}" if number else uuid.uuid4().hex[:6]
-    tags = {M.TAG_ROLE: "trial", **({M.TAG_TRIAL: str(number)} if number else {})}
-    run_id = tracker.start_run(
-        ctx.experiment_id, f"trial-{label}", tags, parent_run_id=ctx.parent_run_id
-    )
+    label = str(number) if number else uuid.uuid4().hex[:6]
+    tags = {M.TAG_ROLE: "trial", **({M.TAG_TRIAL: label} if number else {})}
+    run_name = f"trial-{number:03d}" if number else f"trial-{label}"
+    run_id = tracker.start_run(ctx.experiment_id, run_name, tags, parent_run_id=ctx.parent_run_id)
     status = "FAILED"
     try:
         if ctx.threads:

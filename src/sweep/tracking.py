@@ -39,6 +39,14 @@ def with_retry(fn: Callable[[], T], attempts: int = 8, first_wait: float = 0.2) 
     raise AssertionError("unreachable")
 
 
+def absolute_uri(uri: str) -> str:
+    """``sqlite:///mlflow.db`` -> ``sqlite:////abs/path/mlflow.db``: MLflow caches stores by
+    URI within a process, so a relative path must not mean different files over time."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    return uri
+
+
 def git_commit(folder: Path) -> str | None:
     try:
         out = subprocess.run(
@@ -58,7 +66,7 @@ class Tracker:
     """A thin, retrying facade over :class:`MlflowClient` for sweeps and trials."""
 
     def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI):
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = tracking_uri = absolute_uri(tracking_uri)
         if tracking_uri.startswith("sqlite:///"):
             self.client = self._open_sqlite(Path(tracking_uri.removeprefix("sqlite:///")))
         else:
