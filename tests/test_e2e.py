@@ -110,6 +110,11 @@ def test_mlflow_ui_lists_the_runs(exp12_store: Path) -> None:
         parents = [t for t in tags if M.TAG_PARENT not in t]
         assert len(runs) == 4 and len(parents) == 1
         assert sum(M.TAG_PARENT in t for t in tags) == 3
+        child = next(r for r, t in zip(runs, tags, strict=True) if M.TAG_PARENT in t)
+        run_id = child["info"]["run_id"]
+        with urllib.request.urlopen(f"{base}/artifacts/list?run_id={run_id}") as r:
+            files = {f["path"] for f in json.load(r).get("files", [])}
+        assert {"curves.png", "confusion_matrix.png", "predictions.txt"} <= files
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -87,6 +87,14 @@ class Tracker:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _artifacts(self, experiment: str) -> str | None:
+        """Beside a SQLite store, not in whatever folder the sweep was started from."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return None  # a server or another store decides for itself
+        db = Path(self.tracking_uri.removeprefix("sqlite:///"))
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in experiment)
+        return (db.parent / "mlruns" / safe).as_uri()
+
     # ------------------------------------------------------------------ runs
     def experiment_id(self, name: str) -> str:
         def get_or_create() -> str:
@@ -96,7 +104,7 @@ class Tracker:
                     self.client.restore_experiment(found.experiment_id)
                 return found.experiment_id
             try:
-                return self.client.create_experiment(name)
+                return self.client.create_experiment(name, artifact_location=self._artifacts(name))
             except MlflowException:  # another process created it just now
                 return self.client.get_experiment_by_name(name).experiment_id
 
