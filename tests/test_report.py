@@ -108,7 +108,7 @@ def test_comparison_verdicts(store: Path, report) -> None:
     assert len(rows) == 3
     verdicts = {line.split("|")[1].strip(): line.split("|")[5].strip() for line in rows}
     assert verdicts["exp1_slow_lr"] == "(reference)"
-    allowed = {"better", "worse", "no detectable difference"}
+    allowed = {"better", "worse", "no detectable difference"}  # same budget: no suffix
     assert verdicts["exp2_fast_lr"] in allowed and verdicts["exp3_mid_lr"] in allowed
 
 

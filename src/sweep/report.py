@@ -322,7 +322,9 @@ def _figures(
         rows_ = math.ceil(len(varying) / cols)
         fig, axes = plt.subplots(rows_, cols, figsize=(4.5 * cols, 3.6 * rows_), squeeze=False)
         for ax, col in zip(axes.flat, varying, strict=False):
-            data = finished[finished[col].notna()].copy()
+            # only the experiments that searched this parameter (others merely fixed it)
+            searched = finished.groupby("experiment")[col].transform("nunique") > 1
+            data = finished[searched & finished[col].notna()].copy()
             numeric = pd.to_numeric(data[col], errors="coerce")
             continuous = numeric.notna().all() and (
                 numeric.nunique() > 6 or (numeric % 1 != 0).any()
@@ -557,6 +559,10 @@ def build_report(
             )
         baseline = matches[0]
     comparison = compare(frame, baseline, metric)
+    # a difference between runs made under different budgets is not the idea's alone
+    budgets = dict(zip(summary["experiment"], summary["budget"], strict=True))
+    differ = comparison["experiment"].map(budgets) != budgets[baseline]
+    comparison.loc[differ, "verdict"] += " (budgets differ)"
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
