@@ -74,20 +74,37 @@ def load(path: Path) -> SweepState | None:
     return state if isinstance(state, SweepState) else None
 
 
-def requeue_unfinished(trials: Any) -> int:
-    """Mark trials that were running when the sweep stopped as new, so they run again with
-    the same parameters. Returns how many."""
+def take_unfinished(trials: Any) -> list[dict[str, Any]]:
+    """Remove the trials that were running when the sweep stopped and return them, so that
+    they can be proposed again, with the same parameters, as the next trials."""
     from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING
 
-    n = 0
-    for doc in trials._dynamic_trials:
-        if doc["state"] in (JOB_STATE_RUNNING, JOB_STATE_NEW):
-            doc["state"] = JOB_STATE_NEW
-            doc["result"] = {"status": "new"}
-            doc["book_time"] = doc["refresh_time"] = None
-            n += 1
+    unfinished = [
+        d for d in trials._dynamic_trials if d["state"] in (JOB_STATE_RUNNING, JOB_STATE_NEW)
+    ]
+    trials._dynamic_trials[:] = [d for d in trials._dynamic_trials if d not in unfinished]
     trials.refresh()
-    return n
+    return unfinished
+
+
+def relabel(doc: dict[str, Any], tid: int) -> dict[str, Any]:
+    """A copy of a trial document as a new, not yet evaluated trial with id ``tid``."""
+    import copy
+
+    from hyperopt import JOB_STATE_NEW
+
+    doc = copy.deepcopy(doc)
+    doc.update(
+        state=JOB_STATE_NEW,
+        tid=tid,
+        result={"status": "new"},
+        book_time=None,
+        refresh_time=None,
+        owner=None,
+    )
+    doc["misc"]["tid"] = tid
+    doc["misc"]["idxs"] = {k: [tid] if v else [] for k, v in doc["misc"]["idxs"].items()}
+    return doc
 
 
 def n_evaluated(trials: Any) -> int:

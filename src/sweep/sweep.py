@@ -457,9 +457,23 @@ def _resume_or_start(
     return st.SweepState(config.name, parent_id, st.config_hash(config), Trials()), False
 
 
-def _reopen(tracker: Tracker, state: st.SweepState) -> None:
-    """Resume: parent back to RUNNING, runs cut off without notice marked KILLED."""
-    requeued = st.requeue_unfinished(state.trials)
+def _replay_first(algo: Any, pending: list[dict[str, Any]]) -> Any:
+    """A Hyperopt algorithm that first proposes ``pending`` trials again (those cut off by
+    an interruption, same parameters, new ids), then asks ``algo``."""
+    queue = list(pending)
+
+    def suggest(new_ids: list[int], domain: Any, trials: Any, seed: int) -> list[Any]:
+        if not queue:
+            return algo(new_ids, domain, trials, seed)
+        return [st.relabel(queue.pop(0), tid) for tid in new_ids[: len(queue)]]
+
+    return suggest
+
+
+def _reopen(tracker: Tracker, state: st.SweepState) -> list[dict[str, Any]]:
+    """Resume: parent back to RUNNING, runs cut off without notice marked KILLED; returns
+    the trials to run again."""
+    unfinished = st.take_unfinished(state.trials)
     tracker.client.update_run(state.parent_run_id, status="RUNNING")
     parent = tracker.client.get_run(state.parent_run_id)
     stale = tracker.client.search_runs(
@@ -473,9 +487,10 @@ def _reopen(tracker: Tracker, state: st.SweepState) -> None:
         "resuming sweep {}: {} trials done, {} to run again, {} runs marked KILLED",
         state.parent_run_id,
         st.n_evaluated(state.trials),
-        requeued,
+        len(unfinished),
         len(stale),
     )
+    return unfinished
 
 
 def run_sweep(
@@ -510,8 +525,9 @@ def run_sweep(
     scratch.mkdir(parents=True, exist_ok=True)  # model checkpoints survive an interruption
     status = "FAILED"
     try:
+        rerun: list[dict[str, Any]] = []
         if resumed:
-            _reopen(tracker, state)
+            rerun = _reopen(tracker, state)
         else:
             logger.info(
                 "sweep {} | experiment {} | parent run {}", config.name, experiment_id, parent
@@ -562,7 +578,7 @@ def run_sweep(
             fmin(
                 objective,
                 build_space(config),
-                algo=_algo(s.algo),
+                algo=_replay_first(_algo(s.algo), rerun),
                 max_evals=s.max_evals,
                 timeout=timeout,
                 trials=trials,
