@@ -19,8 +19,9 @@ uv:
 		python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv || \
 		python3 -m pip install --quiet --break-system-packages uv
 
+# bytecode compiled once at install, not by every fresh process (tests start many)
 env: uv
-	@$(UV) sync --locked --quiet
+	@$(UV) sync --locked --quiet --compile-bytecode
 
 # The data: already verified somewhere on the search path, or Debian's package (where apt
 # and root are available), or torchvision's download into ./data (where the network is).
@@ -47,7 +48,7 @@ test-deps:
 
 # the tests also cover the optional Spark backend: sync with its extra
 test: setup test-deps
-	@$(UV) sync --locked --quiet --extra spark
+	@$(UV) sync --locked --quiet --compile-bytecode --extra spark
 	$(RUN) pytest -q --durations=10
 
 lint: env
