@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -110,31 +108,10 @@ def bench_model(name: str, splits: Splits, images: int, seconds: float) -> dict:
 def sweep_overhead(subset: int) -> dict:
     """Run the quickstart sweep (on a subset) as a user would and measure the share of its
     wall time spent outside fit(): start-up, Hyperopt, MLflow, test evaluation, artifacts."""
-    from mlflow.tracking import MlflowClient
+    from backends import run  # the same measured CLI run as the backend comparison
 
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sweep",
-                str(REPO / "experiments" / "quickstart.yaml"),
-                "--subset",
-                str(subset),
-                "--no-progress",
-            ],
-            cwd=tmp,
-            check=True,
-            capture_output=True,
-            env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"},
-        )
-        wall = time.perf_counter() - start
-        client = MlflowClient(f"sqlite:///{tmp}/mlflow.db")
-        exp = client.get_experiment_by_name("quickstart")
-        runs = client.search_runs([exp.experiment_id], "tags.`mlflow.parentRunId` != ''")
-        train = sum(r.data.metrics["train_seconds"] for r in runs)
-    return {"wall": wall, "train": train, "trials": len(runs)}
+    r = run("local", subset, max_evals=4)
+    return {"wall": r["wall"], "train": r["fit"] * r["trials"], "trials": r["trials"]}
 
 
 def main() -> None:
