@@ -41,6 +41,12 @@ def _all_runs(client: Any, experiment_ids: list[str]) -> list[Any]:
             return runs
 
 
+def _names(name: str, pattern: str) -> bool:
+    """Does ``pattern`` pick experiment ``name``: the name, its prefix (``exp7`` for
+    ``exp7_steplr_decay``) or a glob?"""
+    return name == pattern or name.startswith(pattern + "_") or fnmatch.fnmatch(name, pattern)
+
+
 def _experiment_number(name: str) -> tuple[int, str]:
     """Sort key: exp2 before exp10; names without a number after, alphabetically."""
     digits = "".join(ch for ch in name.removeprefix("exp").split("_")[0] if ch.isdigit())
@@ -61,14 +67,7 @@ def load_runs(
     client = MlflowClient(tracking_uri)
     found = client.search_experiments()
     if experiments:
-        found = [
-            e
-            for e in found
-            if any(
-                fnmatch.fnmatch(e.name, pat) or e.name.startswith(pat + "_") or e.name == pat
-                for pat in experiments
-            )
-        ]
+        found = [e for e in found if any(_names(e.name, pat) for pat in experiments)]
     if not found:
         which = f" matching {' '.join(experiments)}" if experiments else ""
         raise ReportError(
@@ -552,7 +551,7 @@ def build_report(
     if baseline is None:
         baseline = names[0]
     elif baseline not in names:
-        matches = [n for n in names if n == baseline or n.startswith(baseline + "_")]
+        matches = [n for n in names if _names(n, baseline)]
         if not matches:
             raise ReportError(
                 f"baseline {baseline!r} is not among the experiments ({', '.join(names)})."

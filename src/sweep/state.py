@@ -32,10 +32,12 @@ class SweepState:
 
 def store_dir(tracking_uri: str) -> Path:
     """The folder of a SQLite or file store; the working directory for a server URI."""
+    from .tracking import sqlite_path
+
+    db = sqlite_path(tracking_uri)
+    if db is not None:
+        return db.resolve().parent
     parsed = urlparse(tracking_uri)
-    if parsed.scheme == "sqlite":
-        db = tracking_uri.removeprefix("sqlite:///")
-        return Path(db).resolve().parent
     if parsed.scheme in ("", "file"):
         return Path(parsed.path or ".").resolve().parent
     return Path.cwd()

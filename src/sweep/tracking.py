@@ -39,12 +39,16 @@ def with_retry(fn: Callable[[], T], attempts: int = 8, first_wait: float = 0.2) 
     raise AssertionError("unreachable")
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, or None for any other store."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def absolute_uri(uri: str) -> str:
     """``sqlite:///mlflow.db`` -> ``sqlite:////abs/path/mlflow.db``: MLflow caches stores by
     URI within a process, so a relative path must not mean different files over time."""
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
-    return uri
+    db = sqlite_path(uri)
+    return f"sqlite:///{db.resolve()}" if db is not None else uri
 
 
 def git_commit(folder: Path) -> str | None:
@@ -67,8 +71,9 @@ class Tracker:
 
     def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI):
         self.tracking_uri = tracking_uri = absolute_uri(tracking_uri)
-        if tracking_uri.startswith("sqlite:///"):
-            self.client = self._open_sqlite(Path(tracking_uri.removeprefix("sqlite:///")))
+        db = sqlite_path(tracking_uri)
+        if db is not None:
+            self.client = self._open_sqlite(db)
         else:
             self.client = MlflowClient(tracking_uri=tracking_uri)
 
@@ -89,9 +94,9 @@ class Tracker:
 
     def _artifacts(self, experiment: str) -> str | None:
         """Beside a SQLite store, not in whatever folder the sweep was started from."""
-        if not self.tracking_uri.startswith("sqlite:///"):
+        db = sqlite_path(self.tracking_uri)
+        if db is None:
             return None  # a server or another store decides for itself
-        db = Path(self.tracking_uri.removeprefix("sqlite:///"))
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in experiment)
         return (db.parent / "mlruns" / safe).as_uri()
 
