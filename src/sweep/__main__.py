@@ -135,28 +135,11 @@ def _print_dry_run(config: Any) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    from .config import ConfigError, load_experiment
-
-    try:
-        config = load_experiment(args.experiment, overrides_from(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.dry_run:
-        _print_dry_run(config)
-        return 0
-
-    _configure_logging()
-    from loguru import logger
-
-    from .backends import BackendError
-    from .data import DataError
-    from .sweep import RunOptions, SweepInterrupted, run_sweep
+def _options(args: argparse.Namespace) -> Any:
+    from .sweep import RunOptions
     from .tracking import DEFAULT_TRACKING_URI, absolute_uri
 
-    options = RunOptions(
+    return RunOptions(
         tracking_uri=absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI),
         data_dir=args.data_dir,
         device=args.device,
@@ -166,22 +149,21 @@ def main(argv: list[str] | None = None) -> int:
         allow_pickle=args.allow_pickle,
         spark_master=args.spark_master,
     )
-    try:
-        result = run_sweep(config, args.experiment, options)
-    except ConfigError as exc:  # e.g. resuming a sweep whose file has changed
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (DataError, BackendError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except SweepInterrupted:
-        again = " ".join(["python -m sweep", *(argv if argv is not None else sys.argv[1:])])
-        print(
-            "\nSweep interrupted; finished trials are saved. Run the same command again to "
-            f"resume it:\n  {again}\n(add --fresh to start over instead)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+
+
+def _interrupted(argv: list[str] | None) -> int:
+    again = " ".join(["python -m sweep", *(argv if argv is not None else sys.argv[1:])])
+    print(
+        "\nSweep interrupted; finished trials are saved. Run the same command again to "
+        f"resume it:\n  {again}\n(add --fresh to start over instead)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
+
+
+def _report(result: Any, tracking_uri: str) -> int:
+    from loguru import logger
+
     best = result.best
     if best is None:
         logger.error(
@@ -201,9 +183,55 @@ def main(argv: list[str] | None = None) -> int:
         best.val_accuracy,
         best.test_accuracy,
         result.parent_run_id,
-        options.tracking_uri,
+        tracking_uri,
     )
     return 0
+
+
+def _run(args: argparse.Namespace, stop: Any) -> int:
+    """Load, validate and run; every expected failure is one message and an exit code."""
+    from .config import ConfigError, load_experiment
+
+    try:
+        config = load_experiment(args.experiment, overrides_from(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        _print_dry_run(config)
+        return 0
+    _configure_logging()
+    from .backends import BackendError
+    from .data import DataError
+    from .sweep import run_sweep
+
+    options = _options(args)
+    stop.check("while starting")
+    try:
+        result = run_sweep(config, args.experiment, options, stop)
+    except ConfigError as exc:  # e.g. resuming a sweep whose file has changed
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (DataError, BackendError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    code = _report(result, options.tracking_uri)
+    if stop.is_set():  # the signal came as the sweep was ending: nothing is left to resume
+        print("\nStopped; the sweep had already finished.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from .signals import GracefulStop
+
+    stop = GracefulStop()
+    try:  # a first Ctrl-C from here on stops at the next safe point, a second at once
+        with stop.handling_signals():
+            return _run(args, stop)
+    except KeyboardInterrupt:  # SweepInterrupted too
+        return _interrupted(argv)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,25 @@
-"""Where trials run: in this process (the default), or as Apache Spark tasks through
-Hyperopt's SparkTrials, locally (``local[N]``) or on a cluster."""
+"""Where trials run: in this process (:class:`LocalBackend`, the default), or as Apache
+Spark tasks through Hyperopt's SparkTrials (:class:`SparkBackend`), locally (``local[N]``) or
+on a cluster. Both have one small interface, so the sweep loop never asks which it has.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
+
+from . import metrics as M
+from . import resume
+
+if TYPE_CHECKING:
+    from .config import SweepConfig
+    from .tracking import Tracker
+
+Objective = Callable[[dict[str, Any]], dict[str, Any]]
 
 INSTALL_HINT = (
     "The Spark backend needs pyspark (and Java 17): run `uv sync --extra spark` "
@@ -78,3 +90,102 @@ def threads_per_trial(master: str, parallelism: int) -> int | None:
     if not master.startswith("local"):
         return None
     return max(1, (os.cpu_count() or 1) // parallelism)
+
+
+def trial_device(device: str) -> str:
+    """On a machine with several GPUs, parallel trials (Spark tasks) take different ones."""
+    import torch
+
+    if device != "auto" or torch.cuda.device_count() < 2:
+        return device
+    try:
+        from pyspark import TaskContext
+
+        task = TaskContext.get()
+    except ImportError:
+        task = None
+    slot = task.taskAttemptId() if task is not None else os.getpid()
+    return f"cuda:{slot % torch.cuda.device_count()}"
+
+
+class LocalBackend:
+    """Trials run one after another in this process, numbered as they start; the state is
+    saved before each trial, so a trial cut off by a crash runs again with its parameters."""
+
+    patient = True  # a first Ctrl-C lets the running epoch finish
+    threads: int | None = None  # torch's default
+
+    def describe(self) -> str | None:
+        return None
+
+    def trials(self, saved: Any) -> Any:
+        """The trials object fmin runs on: the saved Trials themselves."""
+        return saved
+
+    def first_number(self, done: int) -> int | None:
+        return done + 1
+
+    def wrap(self, objective: Objective, save: Callable[[], None]) -> Objective:
+        return resume.Checkpointing(objective, save)
+
+    def snapshot(self, trials: Any) -> Any:
+        """What the sweep state keeps of ``trials`` (picklable)."""
+        return trials
+
+    def finish(self, tracker: Tracker, trials: Any) -> None:
+        """Nothing left to do: trials were numbered as they ran."""
+
+
+class SparkBackend:
+    """Trials run as Spark tasks, ``parallelism`` at a time; they are numbered afterwards,
+    in the order Hyperopt proposed them, and only finished trials are saved."""
+
+    patient = False  # trials run in other processes: Ctrl-C cancels the Spark jobs
+
+    def __init__(self, master: str, parallelism: int, timeout_s: float | None, uri: str):
+        self.master = master
+        self.parallelism = parallelism
+        self.threads = threads_per_trial(master, parallelism)
+        self._trials = spark_trials(master, parallelism, timeout_s, uri)
+
+    def describe(self) -> str | None:
+        return (
+            f"Spark backend: master {self.master}, {self.parallelism} trials at once, "
+            f"{self.threads or 'default'} torch threads each"
+        )
+
+    def trials(self, saved: Any) -> Any:
+        """SparkTrials keeps no trials file of its own: the finished saved ones go into it."""
+        resume.adopt(self._trials, saved)
+        return self._trials
+
+    def first_number(self, done: int) -> int | None:
+        return None  # copies run in parallel: numbered by the driver afterwards
+
+    def wrap(self, objective: Objective, save: Callable[[], None]) -> Objective:
+        return objective
+
+    def snapshot(self, trials: Any) -> Any:
+        return resume.finished_copy(trials)
+
+    def finish(self, tracker: Tracker, trials: Any) -> None:
+        """Number the trials in the order Hyperopt proposed them."""
+        for doc in trials.trials:
+            run_id = doc.get("result", {}).get("run_id")
+            if run_id:
+                number = doc["tid"] + 1
+                doc["result"]["number"] = number
+                tracker.set_tags(run_id, {M.TAG_TRIAL: str(number)})
+                tracker.rename_run(run_id, f"trial-{number:03d}")
+
+
+Backend = LocalBackend | SparkBackend
+
+
+def make_backend(cfg: SweepConfig, spark_master: str | None, tracking_uri: str) -> Backend:
+    """The backend a sweep config asks for (Spark: its session is started here)."""
+    if cfg.backend == "spark":
+        timeout = cfg.timeout_minutes * 60 if cfg.timeout_minutes else None
+        master = resolve_master(spark_master, cfg.parallelism)
+        return SparkBackend(master, cfg.parallelism, timeout, tracking_uri)
+    return LocalBackend()

@@ -133,6 +133,9 @@ class Tracker:
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         with_retry(lambda: self.client.set_terminated(run_id, status=status))
 
+    def rename_run(self, run_id: str, name: str) -> None:
+        with_retry(lambda: self.client.update_run(run_id, name=name))
+
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         batch = [RunTag(k, str(v)) for k, v in tags.items()]
         with_retry(lambda: self.client.log_batch(run_id, tags=batch))
@@ -185,7 +188,9 @@ class Tracker:
         from . import plots
         from .data import CLASS_NAMES
 
-        self.log_figure(run_id, plots.learning_curves(history, title), "curves.png")
+        self.log_figure(
+            run_id, plots.learning_curves(plots.history_frame(history), title), "curves.png"
+        )
         cm = confusion_matrix(y_true, y_pred, labels=range(len(CLASS_NAMES)))
         self.log_figure(
             run_id, plots.confusion_matrix_figure(cm, f"{title}: test set"), "confusion_matrix.png"

@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from .data import Splits
 MEAN, STD = 0.2860, 0.3530
 
 EpochCallback = Callable[[int, dict[str, float]], None]
+TensorPair = tuple[torch.Tensor, torch.Tensor]
 
 
 class DivergedError(RuntimeError):
@@ -164,10 +166,98 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):  # noqa:
     return None
 
 
-def _improved(monitor: str, value: float, best: float | None) -> bool:
-    if best is None:
-        return True
-    return value < best if monitor == M.VAL_LOSS else value > best
+class _EarlyStopping:
+    """Tracks the monitored value; keeps the best epoch's weights when asked to."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.rule = cfg.early_stopping
+        self.monitor = self.rule.monitor if self.rule else M.VAL_LOSS
+        self.best_value: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_epoch, self.waited = 0, 0
+
+    def update(self, epoch: int, record: dict[str, float], model: nn.Module) -> bool:
+        """Record one epoch; True when training should stop early."""
+        value = record[self.monitor]
+        better = self.best_value is None or (
+            value < self.best_value if self.monitor == M.VAL_LOSS else value > self.best_value
+        )
+        if better:
+            self.best_value, self.best_epoch, self.waited = value, epoch, 0
+            if self.rule and self.rule.restore_best:
+                self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.waited += 1
+        return bool(self.rule) and self.waited >= self.rule.patience
+
+    def restore(self, model: nn.Module, epochs_run: int) -> int:
+        """Load the best weights if kept; returns the epoch whose weights the model holds."""
+        if self.best_state is None:
+            return epochs_run
+        model.load_state_dict(self.best_state)
+        return self.best_epoch
+
+
+@dataclass
+class _Loop:
+    """One training run's fixed parts: the data on the device and how to step."""
+
+    model: nn.Module
+    cfg: TrainConfig
+    device: torch.device
+    precision: str
+    channels_last: bool
+    optimizer: torch.optim.Optimizer
+    gen: torch.Generator
+
+    def train_epoch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """One pass over a seeded permutation of ``x``; mean loss and accuracy."""
+        model, cfg, n = self.model, self.cfg, len(x)
+        model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        order = torch.randperm(n, generator=self.gen).to(self.device)
+        for start in range(0, n, cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            if len(idx) < 2 and start:  # a 1-image tail batch breaks BatchNorm; skip it
+                continue
+            xb = x[idx]
+            if cfg.augment.hflip or cfg.augment.crop_padding:
+                xb = augment(xb, cfg.augment.hflip, cfg.augment.crop_padding, self.gen)
+            xb, yb = to_input(xb, self.channels_last), y[idx]
+            with _autocast(self.device, self.precision):
+                logits = model(xb)
+            loss = nn.functional.cross_entropy(logits.float(), yb)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(idx)
+            correct += (logits.argmax(1) == yb).sum()
+        return loss_sum.item() / n, correct.item() / n
+
+    def epoch(self, epoch: int, train: TensorPair, val: TensorPair) -> dict[str, float]:
+        """Train one epoch, then validate: the epoch's metrics (the lr it trained with)."""
+        lr = self.optimizer.param_groups[0]["lr"]
+        train_loss, train_accuracy = self.train_epoch(*train)
+        if not math.isfinite(train_loss):
+            raise DivergedError(f"training loss became {train_loss} in epoch {epoch}")
+        scored = evaluate(
+            self.model, *val, batch_size=self.cfg.eval_batch_size, precision=self.precision
+        )
+        return {
+            M.TRAIN_LOSS: train_loss,
+            M.TRAIN_ACCURACY: train_accuracy,
+            M.VAL_LOSS: scored.loss,
+            M.VAL_ACCURACY: scored.accuracy,
+            M.LR: lr,
+        }
+
+
+def _step_scheduler(scheduler: Any, record: dict[str, float], cfg: TrainConfig) -> None:
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(record[cfg.scheduler.monitor])
+    elif scheduler is not None:
+        scheduler.step()
 
 
 def fit(
@@ -193,85 +283,30 @@ def fit(
     channels_last = _uses_channels_last(model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-
-    x_train = torch.from_numpy(splits.x_train).to(device)
-    y_train = torch.from_numpy(splits.y_train).to(device)
-    x_val = torch.from_numpy(splits.x_val).to(device)
-    y_val = torch.from_numpy(splits.y_val).to(device)
-
+    x_train, y_train, x_val, y_val = (
+        torch.from_numpy(a).to(device)
+        for a in (splits.x_train, splits.y_train, splits.x_val, splits.y_val)
+    )
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
-    stopper = cfg.early_stopping
-    monitor = stopper.monitor if stopper else M.VAL_LOSS
-    best_value: float | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-    best_epoch, waited = 0, 0
+    loop = _Loop(model, cfg, device, precision, channels_last, optimizer, gen)
+    stopper = _EarlyStopping(cfg)
     history: list[dict[str, float]] = []
-    n = len(x_train)
     started = time.perf_counter()
     stopped_early = False
-
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        lr = optimizer.param_groups[0]["lr"]
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        order = torch.randperm(n, generator=gen).to(device)
-        for start in range(0, n, cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            if len(idx) < 2 and start:  # a 1-image tail batch breaks BatchNorm; skip it
-                continue
-            xb = x_train[idx]
-            if cfg.augment.hflip or cfg.augment.crop_padding:
-                xb = augment(xb, cfg.augment.hflip, cfg.augment.crop_padding, gen)
-            xb, yb = to_input(xb, channels_last), y_train[idx]
-            with _autocast(device, precision):
-                logits = model(xb)
-            loss = nn.functional.cross_entropy(logits.float(), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += (logits.argmax(1) == yb).sum()
-        train_loss = loss_sum.item() / n
-        if not math.isfinite(train_loss):
-            raise DivergedError(f"training loss became {train_loss} in epoch {epoch}")
-
-        val = evaluate(model, x_val, y_val, batch_size=cfg.eval_batch_size, precision=precision)
-        record = {
-            M.TRAIN_LOSS: train_loss,
-            M.TRAIN_ACCURACY: correct.item() / n,
-            M.VAL_LOSS: val.loss,
-            M.VAL_ACCURACY: val.accuracy,
-            M.LR: lr,
-        }
+        record = loop.epoch(epoch, (x_train, y_train), (x_val, y_val))
         history.append(record)
         if on_epoch is not None:
             on_epoch(epoch, record)
-
-        if scheduler is not None:
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(record[cfg.scheduler.monitor])
-            else:
-                scheduler.step()
-
-        if _improved(monitor, record[monitor], best_value):
-            best_value, best_epoch, waited = record[monitor], epoch, 0
-            if stopper and stopper.restore_best:
-                best_state = copy.deepcopy(model.state_dict())
-        else:
-            waited += 1
-        if stopper and waited >= stopper.patience:
+        _step_scheduler(scheduler, record, cfg)
+        if stopper.update(epoch, record, model):
             stopped_early = True
             break
         if should_stop is not None and should_stop():
             break
-
-    model_epoch = len(history)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-        model_epoch = best_epoch
+    model_epoch = stopper.restore(model, len(history))
     chosen = history[model_epoch - 1]
     return FitResult(
         history=tuple(history),

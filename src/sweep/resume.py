@@ -1,0 +1,237 @@
+"""Resuming: the sweep state on disk (the Hyperopt Trials, the parent run and a hash of the
+config, saved atomically next to the MLflow store before and after every trial) and what a
+resumed sweep does with it: reopen the parent, mark cut-off runs KILLED, and propose the
+trials that were cut off again, with the same parameters.
+
+The state file is a pickle, so it is only ever read from the store's own ``.sweep/`` folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import pickle
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from loguru import logger
+
+from . import metrics as M
+from .config import ConfigError, ExperimentConfig
+
+if TYPE_CHECKING:
+    from .tracking import Tracker
+
+STATE_DIR = ".sweep"
+
+
+class ResumeError(ConfigError):
+    """An interrupted sweep cannot be resumed as asked (for example, its config changed)."""
+
+
+@dataclass
+class SweepState:
+    experiment: str
+    parent_run_id: str
+    config_hash: str
+    trials: Any  # hyperopt.Trials
+
+
+# ----------------------------------------------------------------------------- on disk
+def store_dir(tracking_uri: str) -> Path:
+    """The folder of a SQLite or file store; the working directory for a server URI."""
+    from .tracking import sqlite_path
+
+    db = sqlite_path(tracking_uri)
+    if db is not None:
+        return db.resolve().parent
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme in ("", "file"):
+        return Path(parsed.path or ".").resolve().parent
+    return Path.cwd()
+
+
+def state_path(tracking_uri: str, experiment: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", experiment)
+    return store_dir(tracking_uri) / STATE_DIR / f"{safe}.trials.pkl"
+
+
+def scratch_dir(path: Path) -> Path:
+    """Beside the state file: the trials' weights, kept until the sweep ends."""
+    return path.with_name(path.name.replace(".trials.pkl", ".checkpoints"))
+
+
+def config_hash(config: ExperimentConfig) -> str:
+    """Hash of everything that defines the sweep (file contents and command-line overrides)."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+def save(path: Path, state: SweepState) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path) -> SweepState | None:
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        state = pickle.load(fh)  # our own file, in our own store folder (see module doc)
+    return state if isinstance(state, SweepState) else None
+
+
+# ----------------------------------------------------------------------------- trials
+def take_unfinished(trials: Any) -> list[dict[str, Any]]:
+    """Remove the trials that were running when the sweep stopped and return them, so that
+    they can be proposed again, with the same parameters, as the next trials."""
+    from hyperopt import JOB_STATE_NEW, JOB_STATE_RUNNING
+
+    unfinished = [
+        d for d in trials._dynamic_trials if d["state"] in (JOB_STATE_RUNNING, JOB_STATE_NEW)
+    ]
+    trials._dynamic_trials[:] = [d for d in trials._dynamic_trials if d not in unfinished]
+    trials.refresh()
+    return unfinished
+
+
+def relabel(doc: dict[str, Any], tid: int) -> dict[str, Any]:
+    """A copy of a trial document as a new, not yet evaluated trial with id ``tid``."""
+    from hyperopt import JOB_STATE_NEW
+
+    doc = copy.deepcopy(doc)
+    doc.update(
+        state=JOB_STATE_NEW,
+        tid=tid,
+        result={"status": "new"},
+        book_time=None,
+        refresh_time=None,
+        owner=None,
+    )
+    doc["misc"]["tid"] = tid
+    doc["misc"]["idxs"] = {k: [tid] if v else [] for k, v in doc["misc"]["idxs"].items()}
+    return doc
+
+
+def n_evaluated(trials: Any) -> int:
+    from hyperopt import JOB_STATE_DONE
+
+    return sum(doc["state"] == JOB_STATE_DONE for doc in trials._dynamic_trials)
+
+
+def finished_copy(trials: Any) -> Any:
+    """A plain ``hyperopt.Trials`` holding the finished trials of ``trials`` (for example
+    SparkTrials, which cannot be pickled)."""
+    from hyperopt import Trials
+
+    plain = Trials()
+    adopt(plain, trials)
+    return plain
+
+
+def adopt(target: Any, saved: Any) -> None:
+    """Put copies of the finished trials of ``saved`` into another trials object."""
+    from hyperopt import JOB_STATE_DONE
+
+    docs = [copy.deepcopy(d) for d in saved._dynamic_trials if d["state"] == JOB_STATE_DONE]
+    if docs:
+        target.insert_trial_docs(docs)
+        target._ids.update(d["tid"] for d in docs)  # so new trial ids do not collide
+    target.refresh()
+
+
+# ----------------------------------------------------------------------------- resuming
+def find_resumable(
+    tracker: Tracker, config: ExperimentConfig, path: Path, source: str
+) -> SweepState | None:
+    """The saved state of an interrupted sweep of this experiment, if there is one to
+    resume; raises :class:`ResumeError` if the experiment changed since."""
+    saved = load(path)
+    if saved is None:
+        return None
+    try:
+        parent = tracker.client.get_run(saved.parent_run_id)
+    except Exception:  # the run was deleted from the store: nothing to resume
+        return None
+    if parent.info.status == "FINISHED":
+        return None
+    if saved.config_hash != config_hash(config):
+        raise ResumeError(
+            f"{source}: the experiment changed since its sweep {saved.parent_run_id} was "
+            "interrupted (file or flags differ), so it cannot be resumed. Run with --fresh "
+            "to start a new sweep, or undo the change to resume."
+        )
+    return saved
+
+
+def prepare_scratch(path: Path, resumed: bool) -> Path:
+    """The scratch folder of a sweep: emptied for a new one, kept for a resumed one."""
+    scratch = scratch_dir(path)
+    if not resumed:
+        shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True, exist_ok=True)  # model checkpoints survive an interruption
+    return scratch
+
+
+def reopen(tracker: Tracker, state: SweepState) -> list[dict[str, Any]]:
+    """Resume: parent back to RUNNING, runs cut off without notice marked KILLED; returns
+    the trials to run again."""
+    unfinished = take_unfinished(state.trials)
+    tracker.client.update_run(state.parent_run_id, status="RUNNING")
+    parent = tracker.client.get_run(state.parent_run_id)
+    stale = tracker.client.search_runs(
+        [parent.info.experiment_id],
+        f"tags.`{M.TAG_PARENT}` = '{state.parent_run_id}' and attributes.status = 'RUNNING'",
+    )
+    for run in stale:
+        tracker.set_tags(run.info.run_id, {M.TAG_FAILURE: "interrupted; runs again on resume"})
+        tracker.end_run(run.info.run_id, "KILLED")
+    logger.info(
+        "resuming sweep {}: {} trials done, {} to run again, {} runs marked KILLED",
+        state.parent_run_id,
+        n_evaluated(state.trials),
+        len(unfinished),
+        len(stale),
+    )
+    return unfinished
+
+
+def replay_first(algo: Any, pending: list[dict[str, Any]]) -> Any:
+    """A Hyperopt algorithm that first proposes ``pending`` trials again (those cut off by
+    an interruption, same parameters, new ids), then asks ``algo``."""
+    queue = list(pending)
+
+    def suggest(new_ids: list[int], domain: Any, trials: Any, seed: int) -> list[Any]:
+        if not queue:
+            return algo(new_ids, domain, trials, seed)
+        return [relabel(queue.pop(0), tid) for tid in new_ids[: len(queue)]]
+
+    return suggest
+
+
+class Checkpointing:
+    """Wrapper of a local objective: saves the sweep state *before* each trial, so that a
+    trial cut off by a crash is run again, with the same parameters, on resume."""
+
+    def __init__(self, objective: Callable[[dict[str, Any]], Any], save: Callable[[], None]):
+        self.objective = objective
+        self.save = save
+
+    def __call__(self, sample: dict[str, Any]) -> Any:
+        self.save()
+        return self.objective(sample)

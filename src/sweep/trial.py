@@ -1,0 +1,284 @@
+"""Step 6 of the data flow: one trial. :func:`train_trial` trains and tests one trial config
+and returns a :class:`TrialOutcome` (no MLflow here); :func:`record_trial` writes an outcome
+into its child run; :func:`run_trial` does the run's lifecycle around the two and hands
+Hyperopt its result, built from one typed :class:`TrialSummary`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from loguru import logger
+
+from . import metrics as M
+from .config import ExperimentConfig
+from .signals import SweepInterrupted
+from .space import apply_sample, trial_params
+
+if TYPE_CHECKING:
+    import torch
+
+    from .tracking import Tracker
+
+STATUS_OK, STATUS_FAIL = "ok", "fail"  # hyperopt's own status strings
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """Everything a trial needs besides its config; small and picklable (for workers)."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    data_dir: str | None
+    device: str
+    scratch_dir: str
+    data_pickle: str | None = None
+    allow_pickle: bool = False
+    threads: int | None = None  # torch threads per trial (cores / parallel trials)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What one trained and tested trial produced: everything that gets recorded."""
+
+    history: tuple[dict[str, float], ...]
+    val_accuracy: float  # of the returned model: what the sweep selects on
+    val_loss: float
+    best_val_accuracy: float  # highest of any epoch
+    test_accuracy: float
+    test_loss: float
+    y_test: np.ndarray
+    predictions: np.ndarray
+    state_dict: dict[str, Any]  # the returned model's weights, on the CPU
+    num_parameters: int
+    epochs_run: int
+    model_epoch: int  # whose weights were tested (restore-best or last)
+    train_seconds: float
+    device: str
+    precision: str
+
+    def loss(self, objective: str) -> float:
+        """Hyperopt minimises: -accuracy, or the loss itself."""
+        return -self.val_accuracy if objective == M.VAL_ACCURACY else self.val_loss
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """One evaluated trial as the sweep sees it; Hyperopt's result dict is made from it."""
+
+    number: int | None
+    status: str  # "ok" or "fail"
+    params: dict[str, Any]
+    run_id: str | None
+    loss: float | None = None
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    failure: str | None = None
+
+    def to_result(self) -> dict[str, Any]:
+        """Hyperopt's result dict (plain values, so that trials files and Spark carry it)."""
+        out = dataclasses.asdict(self)
+        return out if self.loss is not None else {k: v for k, v in out.items() if k != "loss"}
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any], tid: int) -> TrialSummary:
+        values = {f.name: result.get(f.name) for f in dataclasses.fields(cls)}
+        return cls(**{**values, "number": values["number"] or tid + 1})
+
+
+def place_trial(requested: str, precision: str, threads: int | None) -> tuple[torch.device, str]:
+    """The device and precision a trial trains with (and the torch threads it may use)."""
+    import torch
+
+    from .backends import trial_device
+    from .train import choose_device, resolve_precision
+
+    if threads:
+        torch.set_num_threads(threads)  # parallel trials must not oversubscribe cores
+    device = choose_device(trial_device(requested))
+    return device, resolve_precision(precision, device)
+
+
+def train_trial(
+    trial: ExperimentConfig,
+    ctx: TrialContext,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: torch.device | None = None,
+) -> TrialOutcome:
+    """Train one trial config on its data split and test it. Raises
+    :class:`SweepInterrupted` when ``should_stop()`` cut the training short."""
+    import torch
+
+    from .data import make_splits
+    from .models import build_model, count_parameters
+    from .train import evaluate, fit
+
+    if device is None:
+        device, _ = place_trial(ctx.device, trial.train.precision, ctx.threads)
+    d = trial.data
+    splits = make_splits(
+        ctx.data_dir,
+        val_fraction=d.val_fraction,
+        subset=d.subset,
+        seed=d.split_seed,
+        pickle_file=ctx.data_pickle,
+        allow_pickle=ctx.allow_pickle,
+    )
+    torch.manual_seed(trial.train.seed)  # same init for every trial: only params differ
+    model = build_model(trial.model).to(device)
+    fitted = fit(
+        model, splits, trial.train, device=device, on_epoch=on_epoch, should_stop=should_stop
+    )
+    if should_stop is not None and should_stop():
+        raise SweepInterrupted(f"trial stopped after epoch {fitted.epochs_run}")
+    x_test, y_test = torch.from_numpy(splits.x_test), torch.from_numpy(splits.y_test)
+    test = evaluate(
+        model, x_test, y_test, batch_size=trial.train.eval_batch_size, precision=fitted.precision
+    )
+    return TrialOutcome(
+        history=fitted.history,
+        val_accuracy=fitted.val_accuracy,
+        val_loss=fitted.val_loss,
+        best_val_accuracy=fitted.best_val_accuracy,
+        test_accuracy=test.accuracy,
+        test_loss=test.loss,
+        y_test=splits.y_test,
+        predictions=test.predictions,
+        state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        num_parameters=count_parameters(model),
+        epochs_run=fitted.epochs_run,
+        model_epoch=fitted.model_epoch,
+        train_seconds=fitted.train_seconds,
+        device=device.type,
+        precision=fitted.precision,
+    )
+
+
+def record_trial(tracker: Tracker, run_id: str, outcome: TrialOutcome, title: str) -> None:
+    """Final metrics and the evaluation artifacts of a finished trial, into its child run."""
+    tracker.log_metrics(
+        run_id,
+        {
+            M.BEST_VAL_ACCURACY: outcome.best_val_accuracy,
+            M.TEST_ACCURACY: outcome.test_accuracy,
+            M.TEST_LOSS: outcome.test_loss,
+            M.EPOCHS_RUN: outcome.epochs_run,
+            M.BEST_EPOCH: outcome.model_epoch,
+            M.TRAIN_SECONDS: outcome.train_seconds,
+            M.NUM_PARAMETERS: outcome.num_parameters,
+        },
+    )
+    tracker.log_evaluation(run_id, outcome.y_test, outcome.predictions, outcome.history, title)
+
+
+def save_weights(outcome: TrialOutcome, path: Path) -> None:
+    """The trial's weights in the sweep's scratch folder (the best trial's are logged)."""
+    import torch
+
+    torch.save(outcome.state_dict, path)
+
+
+def run_trial(
+    config: ExperimentConfig,
+    sample: dict[str, Any],
+    number: int | None,
+    ctx: TrialContext,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """One sampled config as a nested run: start it, train, record, end it. A failure
+    (divergence, an exception) becomes ``STATUS_FAIL``, not a crash."""
+    from .tracking import Tracker
+
+    trial = apply_sample(config, sample)
+    params = trial_params(sample)
+    tracker = Tracker(ctx.tracking_uri)
+    # on a parallel backend the number is given afterwards, by the driver
+    label = str(number) if number else uuid.uuid4().hex[:6]
+    tags = {M.TAG_ROLE: "trial", **({M.TAG_TRIAL: label} if number else {})}
+    name = f"trial-{number:03d}" if number else f"trial-{label}"
+    run_id = tracker.start_run(ctx.experiment_id, name, tags, parent_run_id=ctx.parent_run_id)
+    status = "FAILED"
+    try:
+        device, precision = place_trial(ctx.device, trial.train.precision, ctx.threads)
+        resolved = {"resolved.device": device.type, "resolved.precision": precision}
+        tracker.log_params(run_id, {**trial.fixed_params(), **resolved})
+        outcome = train_trial(
+            trial,
+            ctx,
+            on_epoch=lambda epoch, values: tracker.log_metrics(run_id, values, step=epoch),
+            should_stop=should_stop,
+            device=device,
+        )
+        record_trial(tracker, run_id, outcome, f"trial {label}")
+        save_weights(outcome, Path(ctx.scratch_dir) / f"{run_id}.pt")
+        status = "FINISHED"
+        summary = TrialSummary(
+            number,
+            STATUS_OK,
+            params,
+            run_id,
+            loss=outcome.loss(config.sweep.objective),
+            val_accuracy=outcome.val_accuracy,
+            test_accuracy=outcome.test_accuracy,
+        )
+        _log_finished(label, summary, outcome)
+        return summary.to_result()
+    except KeyboardInterrupt:  # SweepInterrupted too: the trial runs again on resume
+        status = "KILLED"
+        tracker.set_tags(run_id, {M.TAG_FAILURE: "interrupted; runs again when resumed"})
+        raise
+    except Exception as exc:  # a failed trial is recorded; the sweep goes on
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("trial {:>3} failed: {}", label, reason)
+        tracker.set_tags(run_id, {M.TAG_FAILURE: reason[:5000]})
+        return TrialSummary(number, STATUS_FAIL, params, run_id, failure=reason).to_result()
+    finally:
+        tracker.end_run(run_id, status)
+
+
+def _log_finished(label: str, summary: TrialSummary, outcome: TrialOutcome) -> None:
+    logger.info(
+        "trial {:>3} | {} | val_acc {:.4f} | test_acc {:.4f} | {} epochs in {:.0f}s",
+        label,
+        " ".join(f"{k}={v}" for k, v in summary.params.items()) or "(fixed config)",
+        outcome.val_accuracy,
+        outcome.test_accuracy,
+        outcome.epochs_run,
+        outcome.train_seconds,
+    )
+
+
+class Objective:
+    """The callable handed to ``fmin``: numbers trials and runs :func:`run_trial`.
+
+    It holds only a frozen config, a small context and (locally) the stop flag's reader,
+    so that on a parallel backend it pickles cheaply for remote workers.
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        ctx: TrialContext,
+        first_number: int | None = 1,
+        should_stop: Callable[[], bool] | None = None,
+    ):
+        self.config = config
+        self.ctx = ctx
+        self.should_stop = should_stop
+        # numbered in call order in one process; None where copies run in parallel (Spark)
+        self._numbers = itertools.count(first_number) if first_number else None
+
+    def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
+        if self.should_stop is not None and self.should_stop():
+            raise SweepInterrupted("stopped before the next trial")
+        number = next(self._numbers) if self._numbers is not None else None
+        return run_trial(self.config, sample, number, self.ctx, self.should_stop)
