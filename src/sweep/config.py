@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import operator
+from functools import reduce
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -85,7 +87,12 @@ class WideDeepConfig(_Frozen):
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
 
 
-ModelConfig = Annotated[CNNConfig | MLPConfig | WideDeepConfig, Field(discriminator="kind")]
+# The model kinds, listed once: a new kind is a class here and a builder in models.REGISTRY.
+MODEL_CONFIGS: tuple[type[_Frozen], ...] = (CNNConfig, MLPConfig, WideDeepConfig)
+MODEL_KINDS: tuple[str, ...] = tuple(
+    get_args(c.model_fields["kind"].annotation)[0] for c in MODEL_CONFIGS
+)
+ModelConfig = Annotated[reduce(operator.or_, MODEL_CONFIGS), Field(discriminator="kind")]
 
 
 # ----------------------------------------------------------------------------- training
@@ -149,7 +156,9 @@ class SweepConfig(_Frozen):
 
 
 # ----------------------------------------------------------------------------- search space
-DISTRIBUTIONS = ("choice", "uniform", "loguniform", "quniform", "int")
+# The distribution kinds, listed once (space.py has one builder for each).
+DistributionKind = Literal["choice", "uniform", "loguniform", "quniform", "int"]
+DISTRIBUTIONS: tuple[str, ...] = get_args(DistributionKind)
 
 
 class Distribution(_Frozen):
@@ -159,7 +168,7 @@ class Distribution(_Frozen):
     ``quniform: [low, high, q]``; ``int: [low, high]`` (integers, both ends included).
     """
 
-    kind: Literal["choice", "uniform", "loguniform", "quniform", "int"]
+    kind: DistributionKind
     args: tuple[Any, ...]
 
     @model_validator(mode="before")
@@ -327,8 +336,8 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
         # the tagged union adds the tag to the location ("model.cnn.filters"): drop it
-        for tag in ("cnn.", "mlp.", "wide_deep."):
-            loc = loc.replace(f"model.{tag}", "model.")
+        for kind in MODEL_KINDS:
+            loc = loc.replace(f"model.{kind}.", "model.")
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the README for the valid keys)"

@@ -6,6 +6,8 @@ This is the only module that imports ``hyperopt.hp``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 from hyperopt import hp
@@ -14,23 +16,24 @@ from hyperopt.pyll import scope
 from .config import Distribution, ExperimentConfig, set_dotted
 
 
-def dimension(label: str, dist: Distribution) -> Any:
-    """One hyperopt expression; choices sample values (not indices)."""
-    args = dist.args
-    if dist.kind == "choice":
-        return hp.choice(label, list(args))
-    if dist.kind == "uniform":
-        return hp.uniform(label, *args)
-    if dist.kind == "loguniform":
-        import math
+def _quniform(label: str, args: tuple[Any, ...]) -> Any:
+    expr = hp.quniform(label, *args)
+    return scope.int(expr) if all(isinstance(a, int) for a in args) else expr
 
-        return hp.loguniform(label, math.log(args[0]), math.log(args[1]))
-    if dist.kind == "quniform":
-        expr = hp.quniform(label, *args)
-        return scope.int(expr) if all(isinstance(a, int) for a in args) else expr
-    if dist.kind == "int":
-        return hp.uniformint(label, args[0], args[1])
-    raise ValueError(f"unknown distribution kind {dist.kind!r}")
+
+# one builder per distribution kind (config.DISTRIBUTIONS); choices sample values, not indices
+BUILDERS: dict[str, Callable[[str, tuple[Any, ...]], Any]] = {
+    "choice": lambda label, args: hp.choice(label, list(args)),
+    "uniform": lambda label, args: hp.uniform(label, *args),
+    "loguniform": lambda label, args: hp.loguniform(label, math.log(args[0]), math.log(args[1])),
+    "quniform": _quniform,
+    "int": lambda label, args: hp.uniformint(label, args[0], args[1]),
+}
+
+
+def dimension(label: str, dist: Distribution) -> Any:
+    """One hyperopt expression for one search dimension."""
+    return BUILDERS[dist.kind](label, dist.args)
 
 
 def build_space(config: ExperimentConfig) -> dict[str, Any]:
