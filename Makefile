@@ -7,11 +7,12 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN = $(UV) run --locked --no-sync
 DATASET_PKG = dataset-fashion-mnist
 
-.PHONY: help setup uv env data sweep test lint ui test-deps clean
+.PHONY: help setup uv env data sweep test test-fast lint ui test-deps clean
 
 help:
 	@echo "make sweep [EXP=experiments/exp12.yaml] [ARGS='--max-evals 3']  run a sweep"
 	@echo "make test                                                   run the tests"
+	@echo "make test-fast                                              the fast tests (under a minute)"
 	@echo "make ui                                                     browse mlflow.db on :5001"
 
 uv:
@@ -49,7 +50,13 @@ test-deps:
 # the tests also cover the optional Spark backend: sync with its extra
 test: setup test-deps
 	@$(UV) sync --locked --quiet --compile-bytecode --extra spark
+	$(RUN) ruff check src tests analyze_results.py benchmarks
+	$(RUN) ruff format --check src tests analyze_results.py benchmarks
 	$(RUN) pytest -q --durations=10
+
+# offline, no real data, no processes, browser or Spark: under a minute on 2 cores
+test-fast: env
+	$(RUN) pytest -q -m "not slow"
 
 lint: env
 	$(RUN) ruff check src tests analyze_results.py benchmarks

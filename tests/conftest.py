@@ -1,8 +1,15 @@
-"""Shared fixtures: tiny synthetic Fashion-MNIST-shaped IDX files, and the real data path."""
+"""Shared fixtures and helpers: tiny synthetic Fashion-MNIST-shaped IDX files, the real data
+path, system tools some tests need, and one way to run the command line in a new process."""
 
 from __future__ import annotations
 
 import gzip
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +19,66 @@ from sweep.data import FILES, DataError, find_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(available: bool, what: str) -> None:
+    """A test that needs something this machine lacks: fails in CI (which must have it),
+    skips with the reason elsewhere."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must provide {what}")
+    pytest.skip(f"needs {what}")
+
+
+# ----------------------------------------------------------------------------- processes
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python -m sweep ARGS`` in a new process; ``args`` may start with a script path
+    (``analyze_results.py``) instead, which is then run in place of the module."""
+    head = [str(args[0])] if str(args[0]).endswith(".py") else ["-m", "sweep"]
+    rest = args[1:] if str(args[0]).endswith(".py") else args
+    return subprocess.run(
+        [sys.executable, *head, *map(str, rest)],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_cli(*args: str, cwd: Path) -> tuple[subprocess.Popen, Path]:
+    """``python -m sweep ARGS`` started in the background; its stderr goes to a log file."""
+    log = cwd / f"log-{time.monotonic_ns()}.txt"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sweep", *map(str, args), "--no-progress"],
+            cwd=cwd,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    return proc, log
+
+
+def wait_until(
+    ready: Callable[[], bool], proc: subprocess.Popen, log: Path, what: str, timeout: float = 300
+) -> None:
+    """Poll for a state (a log line, a store row) while ``proc`` is alive."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"never saw {what}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+def wait_for_line(log: Path, text: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    wait_until(lambda: text in log.read_text(), proc, log, repr(text), timeout)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -61,4 +128,13 @@ def real_data_dir() -> Path:
     try:
         return find_data_dir()
     except DataError as exc:
-        pytest.fail(f"end-to-end tests need the real data: {exc}")
+        require(False, f"the real Fashion-MNIST ({exc})")
+        raise
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless Chromium (`make test-deps` installs it)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(found is not None, "Chromium (Debian's package chromium; make test-deps)")
+    return str(found)

@@ -43,6 +43,7 @@ def test_subset_keeps_class_balance(synthetic_dir: Path) -> None:
     assert len(s.x_test) == 10_000  # the test set is never shrunk
 
 
+@pytest.mark.slow
 def test_real_data_split_is_stratified(real_data_dir: Path) -> None:
     s = make_splits(real_data_dir, val_fraction=0.1, seed=0)
     assert np.bincount(s.y_val, minlength=10).tolist() == [600] * 10

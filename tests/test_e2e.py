@@ -4,7 +4,6 @@ client and through the REST API of a real `mlflow ui` process."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,28 +14,16 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import EXPERIMENTS, REPO
+from conftest import EXPERIMENTS, run_cli
 from sweep import metrics as M
 
 pytestmark = pytest.mark.slow
 
 
-def cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "sweep", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.fixture(scope="module")
 def exp12_store(tmp_path_factory, real_data_dir) -> Path:
     folder = tmp_path_factory.mktemp("exp12")
-    done = cli(
+    done = run_cli(
         str(EXPERIMENTS / "exp12.yaml"),
         "--max-evals",
         "3",
@@ -136,7 +123,7 @@ def test_baselines_run_end_to_end(
 
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_experiment_dry_runs(tmp_path: Path, path: Path) -> None:
-    done = cli(str(path), "--dry-run", cwd=tmp_path)
+    done = run_cli(str(path), "--dry-run", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "# search space" in done.stdout
     assert not (tmp_path / "mlflow.db").exists()
@@ -145,7 +132,7 @@ def test_every_experiment_dry_runs(tmp_path: Path, path: Path) -> None:
 def test_bad_input_exits_2_without_creating_a_store(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ntrain: {epochs: 0}\n")
-    done = cli(str(bad), cwd=tmp_path)
+    done = run_cli(str(bad), cwd=tmp_path)
     assert done.returncode == 2
     assert "train.epochs" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "mlflow.db").exists()

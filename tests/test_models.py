@@ -27,7 +27,10 @@ def test_every_model_maps_images_to_ten_logits(name: str) -> None:
 
 
 def test_registry_covers_every_kind() -> None:
-    assert set(REGISTRY) == {"cnn", "mlp", "wide_deep"}
+    from sweep.config import MODEL_KINDS
+
+    assert MODEL_KINDS == ("cnn", "mlp", "wide_deep")
+    assert set(REGISTRY) == set(MODEL_KINDS)
 
 
 def test_exp12_cnn_is_in_the_published_size_range() -> None:

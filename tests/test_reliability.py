@@ -3,20 +3,18 @@ experiment, concurrent writers, and bad input (real processes, real signals)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO
+from conftest import REPO, start_cli, wait_for_line, wait_until
 from sweep import metrics as M
 from sweep.__main__ import main
 
+# Trial 2 is long enough (10 epochs of 10,800 images) to be caught running on any machine:
+# the tests wait for its first epoch in the store, then interrupt it.
 SWEEP = """
 name: {name}
 model: {{kind: mlp, hidden: [256, 256], dropout: 0.0}}
@@ -24,38 +22,34 @@ train: {{epochs: {epochs}, batch_size: 32}}
 search:
   train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
 sweep: {{algo: tpe, max_evals: 2, seed: 1}}
-data: {{subset: 6000}}
+data: {{subset: {subset}}}
 """
 
 
-def start(path: Path, folder: Path, data: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
-    log = folder / f"log-{time.monotonic_ns()}.txt"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sweep",
-            str(path),
-            "--data-dir",
-            str(data),
-            "--no-progress",
-            *extra,
-        ],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
-    return proc, log
+def write_sweep(folder: Path, name: str, epochs: int = 10, subset: int = 12000) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(SWEEP.format(name=name, epochs=epochs, subset=subset))
+    return path
 
 
-def wait_for(log: Path, text: str, proc: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.time() + timeout
-    while text not in log.read_text():
-        if proc.poll() is not None or time.time() > deadline:
-            pytest.fail(f"never saw {text!r}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
+def start(path: Path, folder: Path, data: Path) -> tuple:
+    return start_cli(path, "--data-dir", data, cwd=folder)
+
+
+def wait_for_trial_2(folder: Path, name: str, proc, log: Path) -> None:
+    """Until trial 2 is running and has logged an epoch (a row in the store)."""
+    wait_for_line(log, "trial   1 |", proc)  # the store exists from here on
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(name)
+
+    def running() -> bool:
+        runs = client.search_runs(
+            [exp.experiment_id],
+            f"tags.`{M.TAG_TRIAL}` = '2' and attributes.status = 'RUNNING'",
+        )
+        return any(M.VAL_ACCURACY in r.data.metrics for r in runs)
+
+    wait_until(running, proc, log, "trial 2's first epoch in the store")
 
 
 def children(folder: Path, name: str):
@@ -83,32 +77,30 @@ def check_resumed(folder: Path, name: str, first_parent: str) -> None:
     assert not (folder / ".sweep" / f"{name}.trials.pkl").exists()
 
 
+@pytest.mark.slow
 def test_kill_9_mid_trial_then_resume(tmp_path: Path, synthetic_dir: Path) -> None:
-    path = tmp_path / "s.yaml"
-    path.write_text(SWEEP.format(name="killed", epochs=6))
+    path = write_sweep(tmp_path, "killed")
     proc, log = start(path, tmp_path, synthetic_dir)
-    wait_for(log, "trial   1 |", proc)
-    time.sleep(1.5)  # into trial 2
+    wait_for_trial_2(tmp_path, "killed", proc, log)
     proc.kill()
     proc.wait()
     parents, kids = children(tmp_path, "killed")
     assert any(k.info.status == "RUNNING" for k in kids)  # what a crash leaves behind
     proc, log = start(path, tmp_path, synthetic_dir)
-    assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     assert "resuming sweep" in log.read_text()
     check_resumed(tmp_path, "killed", parents[0].info.run_id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
 def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path, sig) -> None:
-    path = tmp_path / "s.yaml"
     name = f"stopped_{sig.name.lower()}"
-    path.write_text(SWEEP.format(name=name, epochs=6))
+    path = write_sweep(tmp_path, name)
     proc, log = start(path, tmp_path, synthetic_dir)
-    wait_for(log, "trial   1 |", proc)
-    time.sleep(2)
+    wait_for_trial_2(tmp_path, name, proc, log)
     proc.send_signal(sig)
-    assert proc.wait(timeout=120) == 130
+    assert proc.wait(timeout=300) == 130, log.read_text()[-3000:]
     text = log.read_text()
     assert "Run the same command again to resume" in text and "Traceback" not in text
     parents, kids = children(tmp_path, name)
@@ -120,17 +112,17 @@ def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path
 
     # (a changed experiment is refused instead: test_fresh_starts_a_new_sweep)
     proc, log = start(path, tmp_path, synthetic_dir)
-    assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     check_resumed(tmp_path, name, parents[0].info.run_id)
 
 
+@pytest.mark.slow  # several sweeps
 def test_fresh_starts_a_new_sweep(
     tmp_path: Path, synthetic_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sweep import state as st
+    from sweep import resume as st
 
-    path = tmp_path / "s.yaml"
-    path.write_text(SWEEP.format(name="fresh", epochs=1).replace("subset: 6000", "subset: 1000"))
+    path = write_sweep(tmp_path, "fresh", epochs=1, subset=1000)
     monkeypatch.chdir(tmp_path)
     args = [str(path), "--data-dir", str(synthetic_dir), "--no-progress", "--max-evals", "1"]
     assert main(args) == 0
@@ -150,11 +142,11 @@ def test_fresh_starts_a_new_sweep(
     assert sorted(p.info.status for p in parents) == ["FINISHED", "KILLED"]
 
 
+@pytest.mark.slow
 def test_two_sweeps_at_once_on_one_store(tmp_path: Path, synthetic_dir: Path) -> None:
     procs = []
     for name in ("left", "right"):
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(SWEEP.format(name=name, epochs=1).replace("subset: 6000", "subset: 2000"))
+        path = write_sweep(tmp_path, name, epochs=1, subset=2000)
         procs.append(start(path, tmp_path, synthetic_dir))
     for proc, log in procs:
         assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]

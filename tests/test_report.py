@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
+import io
 import re
-import shutil
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO
+from conftest import REPO, run_cli
 from sweep import metrics as M
 from sweep.config import load_experiment
 from sweep.report import ACTIONPLAN_END, ACTIONPLAN_START, compare
@@ -45,19 +47,27 @@ def store(tmp_path_factory, synthetic_dir) -> Path:
     return folder
 
 
-def analyze(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "analyze_results.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-    )
+@dataclass(frozen=True)
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def analyze(*args: str, cwd: Path) -> Done:
+    """``analyze_results.py ARGS`` in this process (its command line is run once in a new
+    process by test_the_command_in_a_new_process)."""
+    sys.path.insert(0, str(REPO))
+    import analyze_results
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), redirect_stdout(out), redirect_stderr(err):
+        code = analyze_results.main(list(args))
+    return Done(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
-def report(store: Path) -> subprocess.CompletedProcess:
+def report(store: Path) -> Done:
     done = analyze(cwd=store)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -182,6 +192,7 @@ def test_unusable_stores_give_a_message(tmp_path: Path, store: Path, case: str) 
     assert "error:" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # several sweeps
 def test_failed_trials_are_counted_not_averaged(tmp_path: Path, synthetic_dir: Path) -> None:
     from sweep.report import build_report
 
@@ -205,9 +216,10 @@ def test_failed_trials_are_counted_not_averaged(tmp_path: Path, synthetic_dir: P
     assert "did not finish" in (tmp_path / "r" / "analysis.md").read_text()
 
 
-def test_html_report_loads_every_image_in_chromium(store: Path, report, tmp_path: Path) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "install Debian's chromium (make test-deps does)"
+@pytest.mark.slow
+def test_html_report_loads_every_image_in_chromium(
+    store: Path, report, tmp_path: Path, chromium: str
+) -> None:
     page = (store / "reports" / "analysis.html").read_text()
     n_images = page.count("<img ")
     assert n_images >= 5
@@ -244,3 +256,11 @@ def test_html_report_loads_every_image_in_chromium(store: Path, report, tmp_path
         timeout=120,
     )
     assert f"<title>IMAGES {n_images}/{n_images}</title>" in done.stdout, done.stdout[:500]
+
+
+@pytest.mark.slow
+def test_the_command_in_a_new_process(store: Path, tmp_path: Path) -> None:
+    done = run_cli(REPO / "analyze_results.py", "--out", tmp_path, cwd=store, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| exp2_fast_lr |" in done.stdout and "Traceback" not in done.stderr
+    assert (tmp_path / "analysis.html").is_file()

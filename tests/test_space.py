@@ -55,3 +55,10 @@ def test_sampling_is_reproducible_with_a_seed() -> None:
     _, a = sample_configs(EXPERIMENTS / "exp12.yaml", 5)
     _, b = sample_configs(EXPERIMENTS / "exp12.yaml", 5)
     assert [c.model for c in a] == [c.model for c in b]
+
+
+def test_every_distribution_kind_has_one_builder() -> None:
+    from sweep.config import DISTRIBUTIONS
+    from sweep.space import BUILDERS
+
+    assert set(BUILDERS) == set(DISTRIBUTIONS)

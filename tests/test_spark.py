@@ -3,16 +3,13 @@ two trials at a time, into one parent run."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO
+from conftest import require, run_cli
 from sweep import metrics as M
 
 pytestmark = pytest.mark.slow
@@ -32,17 +29,10 @@ data: {subset: 2000}
 def test_spark_local_2_runs_four_nested_trials_in_parallel(tmp_path: Path, real_data_dir) -> None:
     import pyspark  # noqa: F401  (installed by `make test`; its absence is a failure)
 
-    assert shutil.which("java"), "the Spark backend needs Java 17 (make test-deps installs it)"
+    require(shutil.which("java") is not None, "Java 17 for Spark (make test-deps)")
     path = tmp_path / "spark.yaml"
     path.write_text(SWEEP)
-    done = subprocess.run(
-        [sys.executable, "-m", "sweep", str(path), "--no-progress"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-    )
+    done = run_cli(path, "--no-progress", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("spark_sweep")
@@ -67,14 +57,7 @@ def test_spark_local_2_runs_four_nested_trials_in_parallel(tmp_path: Path, real_
 def test_spark_connect_is_refused_clearly(tmp_path: Path, real_data_dir) -> None:
     path = tmp_path / "spark.yaml"
     path.write_text(SWEEP)
-    done = subprocess.run(
-        [sys.executable, "-m", "sweep", str(path), "--spark-master", "sc://localhost:15002"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-    )
+    done = run_cli(path, "--spark-master", "sc://localhost:15002", cwd=tmp_path, timeout=120)
     assert done.returncode == 1
     assert "Spark Connect" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "mlflow.db").exists()

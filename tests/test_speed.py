@@ -15,6 +15,8 @@ from sweep.data import make_splits
 from sweep.models import build_model
 from sweep.train import evaluate, fit
 
+pytestmark = pytest.mark.slow  # the real data
+
 sys.path.insert(0, str(REPO / "benchmarks"))
 from conventional import train_conventional  # noqa: E402
 

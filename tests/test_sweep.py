@@ -100,6 +100,7 @@ def test_best_trial_is_selected_on_validation_and_keeps_the_model(tiny_sweep) ->
     } <= parent_files
 
 
+@pytest.mark.slow  # several sweeps
 def test_a_diverging_trial_is_failed_and_the_sweep_goes_on(tmp_path, synthetic_dir) -> None:
     text = TINY.replace(
         "  train.optimizer.lr: {loguniform: [1.0e-3, 1.0e-2]}",
