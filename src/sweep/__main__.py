@@ -56,7 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="allow --data-pickle: unpickling runs code, so only for files you trust",
     )
     p.add_argument(
-        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps"
+        "--device",
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps (train.device)",
     )
     p.add_argument(
         "--backend",
@@ -100,6 +101,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         "train.seed": args.seed,
         "sweep.backend": args.backend,
         "sweep.parallelism": args.parallelism,
+        "train.device": args.device,
     }
     out.update({k: v for k, v in flags.items() if v is not None})
     return out
@@ -142,7 +144,6 @@ def _options(args: argparse.Namespace) -> Any:
     return RunOptions(
         tracking_uri=absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI),
         data_dir=args.data_dir,
-        device=args.device,
         show_progress=not args.no_progress,
         fresh=args.fresh,
         data_pickle=args.data_pickle,
@@ -161,16 +162,32 @@ def _interrupted(argv: list[str] | None) -> int:
     return EXIT_INTERRUPTED
 
 
+def _all_failed(result: Any, tracking_uri: str) -> None:
+    """One paragraph instead of a traceback: how many, the first error, where its trace is."""
+    from .trial import FAILURE_TRACE
+
+    first = result.trials[0] if result.trials else None
+    detail = (
+        f" The first error, in trial {first.number}: {first.failure}. Its full traceback is "
+        f"the artifact {FAILURE_TRACE} of run {first.run_id}."
+        if first
+        else ""
+    )
+    print(
+        f"\nerror: all {len(result.trials)} trials of the sweep failed.{detail} "
+        f"The sweep (parent run {result.parent_run_id} in {tracking_uri}) is marked FAILED "
+        "and will not be resumed: fix the cause, then run the same command again to start "
+        "a new sweep.",
+        file=sys.stderr,
+    )
+
+
 def _report(result: Any, tracking_uri: str) -> int:
     from loguru import logger
 
     best = result.best
     if best is None:
-        logger.error(
-            "all {} trials failed (see the failure tags in MLflow); parent run {}",
-            len(result.trials),
-            result.parent_run_id,
-        )
+        _all_failed(result, tracking_uri)
         return EXIT_FAILED
     params = " ".join(f"{k}={v}" for k, v in best.params.items()) or "(fixed config)"
     logger.info(
@@ -186,6 +203,19 @@ def _report(result: Any, tracking_uri: str) -> int:
         tracking_uri,
     )
     return 0
+
+
+def _device_problem(device: str) -> str | None:
+    """Checked before anything is written: a device this machine cannot use."""
+    from .train import device_problem
+
+    problem = device_problem(device)
+    if problem is None:
+        return None
+    return (
+        f"key 'train.device' (or --device): {problem}. Run with --device auto (the best "
+        "device present) or --device cpu, or change train.device in the file."
+    )
 
 
 def _run(args: argparse.Namespace, stop: Any) -> int:
@@ -206,6 +236,10 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
     from .sweep import run_sweep
 
     options = _options(args)
+    problem = _device_problem(config.train.device)
+    if problem:
+        print(f"error: {args.experiment}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     stop.check("while starting")
     try:
         result = run_sweep(config, args.experiment, options, stop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import operator
+import re
 from functools import reduce
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -135,6 +136,19 @@ class TrainConfig(_Frozen):
     # None: 256 on a CPU (faster there than larger batches: cache), 1024 on a GPU
     eval_batch_size: int | None = Field(None, ge=1)
     seed: int = 0  # model init and batch order; trials get seed + trial number
+    # auto: CUDA, then Apple MPS, then the CPU; whether the named one exists is checked
+    # before anything runs (train.device_problem)
+    device: str = "auto"
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
+            raise ValueError(
+                f"unknown device {v!r}: use auto (the best one present), cpu, cuda, cuda:N "
+                "(the N-th GPU) or mps (Apple silicon)"
+            )
+        return v
 
 
 # ----------------------------------------------------------------------------- data, sweep
@@ -338,7 +352,7 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
         # the tagged union adds the tag to the location ("model.cnn.filters"): drop it
         for kind in MODEL_KINDS:
             loc = loc.replace(f"model.{kind}.", "model.")
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the README for the valid keys)"
         value = err.get("input")

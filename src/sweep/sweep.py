@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,6 @@ class RunOptions:
 
     tracking_uri: str = DEFAULT_TRACKING_URI
     data_dir: str | None = None
-    device: str = "auto"
     show_progress: bool = True
     fresh: bool = False  # ignore an interrupted sweep of the same experiment; start anew
     data_pickle: str | None = None  # the older pickle format instead of the IDX files
@@ -285,6 +285,7 @@ def _search(
 ) -> Any:
     """``fmin`` until ``max_evals`` trials are done; returns the trials object."""
     from hyperopt import fmin
+    from hyperopt.exceptions import AllTrialsFailed
 
     s = config.sweep
     ctx = TrialContext(
@@ -292,7 +293,6 @@ def _search(
         experiment_id=sweep.experiment_id,
         parent_run_id=sweep.state.parent_run_id,
         data_dir=options.data_dir,
-        device=options.device,
         scratch_dir=str(sweep.scratch),
         data_pickle=options.data_pickle,
         allow_pickle=options.allow_pickle,
@@ -308,7 +308,7 @@ def _search(
     objective = Objective(config, ctx, backend.first_number(done), should_stop)
     if backend.describe():
         logger.info("{}", backend.describe())
-    with stop.impatient(not backend.patient):
+    with stop.impatient(not backend.patient), suppress(AllTrialsFailed):  # a result, too
         fmin(
             backend.wrap(objective, save),
             build_space(config),

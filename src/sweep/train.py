@@ -30,6 +30,10 @@ class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class DeviceError(RuntimeError):
+    """The device asked for is not one this machine's torch can use."""
+
+
 @dataclass(frozen=True)
 class FitResult:
     """What one training run produced. ``history`` holds one metrics dict per epoch."""
@@ -61,6 +65,32 @@ def choose_device(requested: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def describe_devices() -> str:
+    """What this machine's torch can use, in words."""
+    build = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    mps = getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    return (
+        f"torch {torch.__version__} ({build}) with {gpus or 'no'} CUDA device"
+        f"{'' if gpus == 1 else 's'} visible and {'an' if mps else 'no'} Apple MPS device"
+    )
+
+
+def device_problem(requested: str) -> str | None:
+    """Why this machine's torch cannot train on ``requested``; None when it can."""
+    if requested in ("auto", "cpu"):
+        return None
+    if requested.startswith("cuda"):
+        index = int(requested.partition(":")[2] or 0)
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        usable = index < gpus
+    else:  # mps
+        usable = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if usable:
+        return None
+    return f"device {requested!r} was asked for, but this machine has {describe_devices()}"
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

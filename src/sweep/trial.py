@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .tracking import Tracker
 
 STATUS_OK, STATUS_FAIL = "ok", "fail"  # hyperopt's own status strings
+FAILURE_TRACE = "failure.txt"  # a failed trial's full traceback, an artifact of its run
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,6 @@ class TrialContext:
     experiment_id: str
     parent_run_id: str
     data_dir: str | None
-    device: str
     scratch_dir: str
     data_pickle: str | None = None
     allow_pickle: bool = False
@@ -99,8 +100,11 @@ def place_trial(requested: str, precision: str, threads: int | None) -> tuple[to
     import torch
 
     from .backends import trial_device
-    from .train import choose_device, resolve_precision
+    from .train import DeviceError, choose_device, device_problem, resolve_precision
 
+    problem = device_problem(requested)  # checked here too: a Spark worker is another machine
+    if problem:
+        raise DeviceError(problem)
     if threads:
         torch.set_num_threads(threads)  # parallel trials must not oversubscribe cores
     device = choose_device(trial_device(requested))
@@ -123,7 +127,7 @@ def train_trial(
     from .train import evaluate, fit
 
     if device is None:
-        device, _ = place_trial(ctx.device, trial.train.precision, ctx.threads)
+        device, _ = place_trial(trial.train.device, trial.train.precision, ctx.threads)
     d = trial.data
     splits = make_splits(
         ctx.data_dir,
@@ -208,7 +212,7 @@ def run_trial(
     run_id = tracker.start_run(ctx.experiment_id, name, tags, parent_run_id=ctx.parent_run_id)
     status = "FAILED"
     try:
-        device, precision = place_trial(ctx.device, trial.train.precision, ctx.threads)
+        device, precision = place_trial(trial.train.device, trial.train.precision, ctx.threads)
         resolved = {"resolved.device": device.type, "resolved.precision": precision}
         tracker.log_params(run_id, {**trial.fixed_params(), **resolved})
         outcome = train_trial(
@@ -240,6 +244,7 @@ def run_trial(
         reason = f"{type(exc).__name__}: {exc}"
         logger.warning("trial {:>3} failed: {}", label, reason)
         tracker.set_tags(run_id, {M.TAG_FAILURE: reason[:5000]})
+        tracker.log_text(run_id, traceback.format_exc(), FAILURE_TRACE)
         return TrialSummary(number, STATUS_FAIL, params, run_id, failure=reason).to_result()
     finally:
         tracker.end_run(run_id, status)
