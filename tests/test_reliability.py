@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, start_cli, wait_for_line, wait_until
+from conftest import REPO, run_cli, start_cli, wait_for_line, wait_until
 from sweep import metrics as M
 from sweep.__main__ import main
 
@@ -36,20 +36,20 @@ def start(path: Path, folder: Path, data: Path) -> tuple:
     return start_cli(path, "--data-dir", data, cwd=folder)
 
 
-def wait_for_trial_2(folder: Path, name: str, proc, log: Path) -> None:
-    """Until trial 2 is running and has logged an epoch (a row in the store)."""
-    wait_for_line(log, "trial   1 |", proc)  # the store exists from here on
+def wait_for_trial(folder: Path, name: str, number: int, proc, log: Path) -> None:
+    """Until trial ``number`` is running and has logged an epoch (a row in the store)."""
+    wait_for_line(log, f"sweep {name} | experiment", proc)  # a store now
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     exp = client.get_experiment_by_name(name)
 
     def running() -> bool:
         runs = client.search_runs(
             [exp.experiment_id],
-            f"tags.`{M.TAG_TRIAL}` = '2' and attributes.status = 'RUNNING'",
+            f"tags.`{M.TAG_TRIAL}` = '{number}' and attributes.status = 'RUNNING'",
         )
         return any(M.VAL_ACCURACY in r.data.metrics for r in runs)
 
-    wait_until(running, proc, log, "trial 2's first epoch in the store")
+    wait_until(running, proc, log, f"trial {number}'s first epoch in the store")
 
 
 def children(folder: Path, name: str):
@@ -81,7 +81,7 @@ def check_resumed(folder: Path, name: str, first_parent: str) -> None:
 def test_kill_9_mid_trial_then_resume(tmp_path: Path, synthetic_dir: Path) -> None:
     path = write_sweep(tmp_path, "killed")
     proc, log = start(path, tmp_path, synthetic_dir)
-    wait_for_trial_2(tmp_path, "killed", proc, log)
+    wait_for_trial(tmp_path, "killed", 2, proc, log)
     proc.kill()
     proc.wait()
     parents, kids = children(tmp_path, "killed")
@@ -98,7 +98,7 @@ def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path
     name = f"stopped_{sig.name.lower()}"
     path = write_sweep(tmp_path, name)
     proc, log = start(path, tmp_path, synthetic_dir)
-    wait_for_trial_2(tmp_path, name, proc, log)
+    wait_for_trial(tmp_path, name, 2, proc, log)
     proc.send_signal(sig)
     assert proc.wait(timeout=300) == 130, log.read_text()[-3000:]
     text = log.read_text()
@@ -114,6 +114,34 @@ def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path
     proc, log = start(path, tmp_path, synthetic_dir)
     assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     check_resumed(tmp_path, name, parents[0].info.run_id)
+
+
+@pytest.mark.slow
+def test_a_running_sweep_is_never_run_twice_at_once(tmp_path: Path, synthetic_dir: Path) -> None:
+    path = write_sweep(tmp_path, "busy")
+    first, log = start(path, tmp_path, synthetic_dir)
+    wait_for_trial(tmp_path, "busy", 1, first, log)
+    first.send_signal(signal.SIGSTOP)  # frozen but alive: it still owns the sweep
+    try:
+        again = run_cli(path, "--data-dir", synthetic_dir, "--no-progress", cwd=tmp_path)
+        assert again.returncode == 2, again.stderr[-3000:]
+        assert f"is running now, in process {first.pid} on " in again.stderr
+        assert "--fresh" in again.stderr and "Traceback" not in again.stderr
+        assert again.stderr.count("\n") == 1  # one paragraph, before touching the store
+        beside, beside_log = start_cli(
+            path, "--data-dir", synthetic_dir, "--fresh", "--max-evals", "1", cwd=tmp_path
+        )
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=600) == 0, log.read_text()[-3000:]
+    assert beside.wait(timeout=600) == 0, beside_log.read_text()[-3000:]
+    parents, kids = children(tmp_path, "busy")
+    assert len(parents) == 2 and {p.info.status for p in parents} == {"FINISHED"}
+    first_parent = next(p for p in parents if p.data.metrics[M.N_TRIALS] == 2)
+    mine = [k for k in kids if k.data.tags[M.TAG_PARENT] == first_parent.info.run_id]
+    assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in mine) == [1, 2]  # no duplicates
+    assert {k.info.status for k in kids} == {"FINISHED"} and len(kids) == 3
+    assert not list((tmp_path / ".sweep").glob("*.lock"))  # nothing left behind
 
 
 @pytest.mark.slow  # several sweeps

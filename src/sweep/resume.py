@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
+import json
 import os
 import pickle
 import re
 import shutil
+import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -34,6 +39,10 @@ STATE_DIR = ".sweep"
 
 class ResumeError(ConfigError):
     """An interrupted sweep cannot be resumed as asked (for example, its config changed)."""
+
+
+class SweepBusy(ConfigError):
+    """The sweep is running now, in another live process."""
 
 
 @dataclass
@@ -94,6 +103,64 @@ def load(path: Path) -> SweepState | None:
     with path.open("rb") as fh:
         state = pickle.load(fh)  # our own file, in our own store folder (see module doc)
     return state if isinstance(state, SweepState) else None
+
+
+# ----------------------------------------------------------------------------- ownership
+def slot_path(base: Path, slot: int) -> Path:
+    """Slot 1 is the experiment's sweep; further slots hold sweeps started with --fresh
+    beside a running one."""
+    return base if slot == 1 else base.with_name(base.name.replace(".trials", f".{slot}.trials"))
+
+
+def _owner_file(path: Path) -> Path:
+    return path.with_name(path.name.replace(".trials.pkl", ".owner.json"))
+
+
+def _owner(path: Path) -> str:
+    try:
+        o = json.loads(_owner_file(path).read_text())
+        return f"process {o['pid']} on {o['host']} since {o['since']}"
+    except (OSError, ValueError, KeyError):
+        return "another process"
+
+
+@contextmanager
+def claim(tracking_uri: str, experiment: str, source: str, fresh: bool) -> Iterator[Path]:
+    """Own one sweep of ``experiment`` in this store while the block runs; yields the path
+    of its state file. The lock is the operating system's, so it goes with a dead process
+    (``kill -9`` included) and such a sweep can be resumed. Without ``fresh`` the sweep is
+    the experiment's own (slot 1), refused with :class:`SweepBusy` while a live process
+    holds it; with ``fresh``, the first slot that no live process holds."""
+    from filelock import FileLock, Timeout
+
+    base = state_path(tracking_uri, experiment)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for slot in itertools.count(1):
+        path = slot_path(base, slot)
+        lock = FileLock(path.with_name(path.name.replace(".trials.pkl", ".lock")))
+        try:
+            lock.acquire(timeout=0)
+            break
+        except Timeout:
+            if not fresh:
+                raise SweepBusy(
+                    f"{source}: the sweep of experiment {experiment!r} in this store is running "
+                    f"now, in {_owner(path)}. Wait for it to finish; or run with --fresh to "
+                    "start a new sweep beside it; or, to run the trials of one sweep in "
+                    "parallel, use --backend spark --parallelism N."
+                ) from None
+    owner = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.now().isoformat(timespec="seconds"),
+    }
+    try:
+        _owner_file(path).write_text(json.dumps(owner))
+        yield path
+    finally:  # no files left behind: a contender that opened the unlinked lock file retries
+        _owner_file(path).unlink(missing_ok=True)
+        Path(lock.lock_file).unlink(missing_ok=True)
+        lock.release()
 
 
 # ----------------------------------------------------------------------------- trials

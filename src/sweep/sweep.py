@@ -182,16 +182,19 @@ def _log_best_model(
 
 
 def _open(
-    tracker: Tracker, config: ExperimentConfig, yaml_path: str | Path | None, options: RunOptions
+    tracker: Tracker,
+    config: ExperimentConfig,
+    yaml_path: str | Path | None,
+    path: Path,
+    fresh: bool,
 ) -> _Sweep:
-    """The interrupted sweep of this experiment to resume, or a new parent run; its state
-    is on disk before this returns, so that a stop from here on can be resumed."""
+    """The interrupted sweep in the state file ``path`` to resume, or a new parent run; its
+    state is on disk before this returns, so that a stop from here on can be resumed."""
     from hyperopt import Trials
 
-    path = resume.state_path(options.tracking_uri, config.name)
     experiment_id = tracker.experiment_id(config.name)
     source = str(yaml_path or config.name)
-    saved = None if options.fresh else resume.find_resumable(tracker, config, path, source)
+    saved = None if fresh else resume.find_resumable(tracker, config, path, source)
     resumed = saved is not None
     if saved is None:
         parent = _start_parent(tracker, experiment_id, config, yaml_path)
@@ -235,13 +238,17 @@ def run_sweep(
 
     options = options or RunOptions()
     stop = stop or GracefulStop()
-    with stop.handling_signals():
+    source = str(yaml_path or config.name)
+    with (
+        stop.handling_signals(),
+        resume.claim(options.tracking_uri, config.name, source, options.fresh) as path,
+    ):
         # fail on missing or broken data, or an unusable backend, before any run exists
         load_source(options.data_dir, options.data_pickle, options.allow_pickle)
         backend = make_backend(config.sweep, options.spark_master, options.tracking_uri)
         stop.check("while starting")
         tracker = Tracker(options.tracking_uri)
-        sweep = _open(tracker, config, yaml_path, options)
+        sweep = _open(tracker, config, yaml_path, path, options.fresh)
         status = "FAILED"
         try:
             stop.check("while starting")
