@@ -63,6 +63,7 @@ lint: env
 	$(RUN) ruff format --check src tests analyze_results.py benchmarks
 
 ui: env
+	@$(RUN) python -m sweep.ui --port 5001
 	$(RUN) mlflow ui --port 5001
 
 clean:

@@ -4,6 +4,8 @@ client and through the REST API of a real `mlflow ui` process."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,23 +22,62 @@ from sweep import metrics as M
 pytestmark = pytest.mark.slow
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
-def exp12_store(tmp_path_factory, real_data_dir) -> Path:
+def ui_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def exp12_run(tmp_path_factory, real_data_dir, ui_port: int) -> subprocess.CompletedProcess:
     folder = tmp_path_factory.mktemp("exp12")
     done = run_cli(
-        str(EXPERIMENTS / "exp12.yaml"),
-        "--max-evals",
-        "3",
-        "--epochs",
-        "1",
-        "--subset",
-        "1500",
-        "--no-progress",
+        EXPERIMENTS / "exp12.yaml",
+        *("--max-evals", "3", "--epochs", "1", "--subset", "1500"),
+        *("--no-progress", "--ui-port", str(ui_port)),
         cwd=folder,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "best of 3 trials" in done.stderr
-    return folder
+    done.folder = folder
+    return done
+
+
+@pytest.fixture(scope="module")
+def exp12_store(exp12_run) -> Path:
+    return exp12_run.folder
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(exp12_store: Path, ui_port: int):
+    """A real `mlflow ui` process on the store; yields its address."""
+    mlflow = Path(sys.executable).parent / "mlflow"
+    proc = subprocess.Popen(
+        [str(mlflow), "ui", "--port", str(ui_port), "--host", "127.0.0.1"],
+        cwd=exp12_store,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{ui_port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2):
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail(f"mlflow ui did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_exp12_leaves_one_parent_and_three_finished_children(exp12_store: Path) -> None:
@@ -56,55 +97,75 @@ def test_exp12_leaves_one_parent_and_three_finished_children(exp12_store: Path) 
         assert 0.5 < child.data.metrics[M.TEST_ACCURACY] <= 1.0  # real data, 1 epoch
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_mlflow_ui_lists_the_runs(exp12_store: Path) -> None:
-    port = free_port()
-    mlflow = Path(sys.executable).parent / "mlflow"
-    proc = subprocess.Popen(
-        [str(mlflow), "ui", "--port", str(port), "--host", "127.0.0.1"],
-        cwd=exp12_store,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+def test_mlflow_ui_lists_the_runs(mlflow_ui: str) -> None:
+    base = f"{mlflow_ui}/api/2.0/mlflow"
+    name = "exp12_optimized_training_full"
+    with urllib.request.urlopen(f"{base}/experiments/get-by-name?experiment_name={name}") as r:
+        exp_id = json.load(r)["experiment"]["experiment_id"]
+    request = urllib.request.Request(
+        f"{base}/runs/search",
+        data=json.dumps({"experiment_ids": [exp_id]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
-    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    pytest.fail(f"mlflow ui did not start: {proc.stderr.read().decode()[-2000:]}")
-                time.sleep(0.5)
-        name = "exp12_optimized_training_full"
-        with urllib.request.urlopen(f"{base}/experiments/get-by-name?experiment_name={name}") as r:
-            exp_id = json.load(r)["experiment"]["experiment_id"]
-        request = urllib.request.Request(
-            f"{base}/runs/search",
-            data=json.dumps({"experiment_ids": [exp_id]}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request) as r:
-            runs = json.load(r)["runs"]
-        tags = [{t["key"]: t["value"] for t in run["data"].get("tags", [])} for run in runs]
-        parents = [t for t in tags if M.TAG_PARENT not in t]
-        assert len(runs) == 4 and len(parents) == 1
-        assert sum(M.TAG_PARENT in t for t in tags) == 3
-        child = next(r for r, t in zip(runs, tags, strict=True) if M.TAG_PARENT in t)
-        run_id = child["info"]["run_id"]
-        with urllib.request.urlopen(f"{base}/artifacts/list?run_id={run_id}") as r:
-            files = {f["path"] for f in json.load(r).get("files", [])}
-        assert {"curves.png", "confusion_matrix.png", "predictions.txt"} <= files
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with urllib.request.urlopen(request) as r:
+        runs = json.load(r)["runs"]
+    tags = [{t["key"]: t["value"] for t in run["data"].get("tags", [])} for run in runs]
+    parents = [t for t in tags if M.TAG_PARENT not in t]
+    assert len(runs) == 4 and len(parents) == 1
+    assert sum(M.TAG_PARENT in t for t in tags) == 3
+    child = next(r for r, t in zip(runs, tags, strict=True) if M.TAG_PARENT in t)
+    run_id = child["info"]["run_id"]
+    with urllib.request.urlopen(f"{base}/artifacts/list?run_id={run_id}") as r:
+        files = {f["path"] for f in json.load(r).get("files", [])}
+    assert {"curves.png", "confusion_matrix.png", "predictions.txt"} <= files
+
+
+def browser(chromium: str, url: str, profile: Path, *extra: str) -> str:
+    """What a fresh headless Chromium shows at ``url`` once the page has settled: the DOM."""
+    done = subprocess.run(
+        [
+            chromium,
+            *("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"),
+            *("--disable-background-networking", "--disable-component-update", "--disable-sync"),
+            *("--hide-scrollbars", "--window-size=1600,800", "--virtual-time-budget=30000"),
+            f"--user-data-dir={profile}",
+            *(extra or ("--dump-dom",)),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.stdout
+
+
+def test_the_printed_links_open_the_runs_in_a_browser(
+    exp12_run, mlflow_ui: str, chromium: str, tmp_path: Path
+) -> None:
+    links = re.findall(
+        r"(http://localhost:\d+/\S+workflowType=machine_learning)", exp12_run.stderr
+    )
+    assert len(links) == 2, exp12_run.stderr[-2000:]
+    runs_page, trial_page = (link.replace("localhost", "127.0.0.1") for link in links)
+    client = MlflowClient(f"sqlite:///{exp12_run.folder / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("exp12_optimized_training_full")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    parent = next(
+        r for r in client.search_runs([exp.experiment_id]) if M.TAG_PARENT not in r.data.tags
+    )
+
+    dom = browser(chromium, runs_page, tmp_path / "a")
+    assert parent.info.run_name in dom, dom[-2000:]  # the runs table, not the GenAI view
+    dom = browser(chromium, trial_page, tmp_path / "b")
+    assert M.VAL_ACCURACY in dom and M.TEST_ACCURACY in dom
+    dom = browser(chromium, trial_page.replace("?", "/artifacts?"), tmp_path / "c")
+    assert all(name in dom for name in ("curves.png", "confusion_matrix.png", "predictions.txt"))
+
+    # the README's picture: SWEEP_SCREENSHOT=docs/mlflow_ui.png, see the README's quick start
+    shot = Path(os.environ.get("SWEEP_SCREENSHOT") or tmp_path / "runs.png").resolve()
+    browser(chromium, runs_page, tmp_path / "d", f"--screenshot={shot}")
+    assert shot.is_file() and shot.stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("name", ["mlp_baseline", "wide_deep"])

@@ -83,6 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="start a new sweep even if an interrupted one of this experiment can be resumed",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--ui-port",
+        type=int,
+        default=5001,
+        metavar="N",
+        help="port of the local `mlflow ui` in the links printed at the end (default 5001)",
+    )
     return p.parse_args(argv)
 
 
@@ -182,7 +189,26 @@ def _all_failed(result: Any, tracking_uri: str) -> None:
     )
 
 
-def _report(result: Any, tracking_uri: str) -> int:
+def _print_links(result: Any, tracking_uri: str, port: int) -> None:
+    """Where to see the sweep: its runs and the selected trial, in the UI's Model-training
+    view (a fresh browser would otherwise open MLflow's GenAI view, which shows no runs)."""
+    from .tracking import ui_base, ui_links
+
+    best = result.best
+    links = ui_links(ui_base(tracking_uri, port), result.experiment_id, best and best.run_id)
+    local = not tracking_uri.startswith(("http://", "https://"))
+    lines = [
+        f"Browse it with `mlflow ui --backend-store-uri {tracking_uri} --port {port}`, then open"
+        if local
+        else "Browse it at",
+        f"  the sweep's runs:   {links['runs']}",
+    ]
+    if "run" in links:
+        lines.append(f"  the selected trial: {links['run']}")
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _report(result: Any, tracking_uri: str, port: int) -> int:
     from loguru import logger
 
     best = result.best
@@ -202,6 +228,7 @@ def _report(result: Any, tracking_uri: str) -> int:
         result.parent_run_id,
         tracking_uri,
     )
+    _print_links(result, tracking_uri, port)
     return 0
 
 
@@ -249,7 +276,7 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
     except (DataError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    code = _report(result, options.tracking_uri)
+    code = _report(result, options.tracking_uri, args.ui_port)
     if stop.is_set():  # the signal came as the sweep was ending: nothing is left to resume
         print("\nStopped; the sweep had already finished.", file=sys.stderr)
         return EXIT_INTERRUPTED

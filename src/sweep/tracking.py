@@ -51,6 +51,31 @@ def absolute_uri(uri: str) -> str:
     return f"sqlite:///{db.resolve()}" if db is not None else uri
 
 
+UI_PORT = 5001  # where `make ui` (mlflow ui --port 5001) serves a local store
+# MLflow 3's UI opens an experiment in its GenAI view unless told otherwise: the URL's
+# workflowType and this experiment tag (read where the UI's workflow switch allows) ask
+# for the classic "Model training" view that shows runs.
+ML_VIEW = "workflowType=machine_learning"
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
+def ui_base(tracking_uri: str, port: int = UI_PORT) -> str:
+    """The address of the UI that shows this store: the tracking server itself, or the
+    local ``mlflow ui`` on ``port``."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return tracking_uri.rstrip("/")
+    return f"http://localhost:{port}"
+
+
+def ui_links(base: str, experiment_id: str, run_id: str | None = None) -> dict[str, str]:
+    """Direct links into the Model-training view: the experiment's runs, and one run."""
+    links = {"runs": f"{base}/#/experiments/{experiment_id}?{ML_VIEW}"}
+    if run_id:
+        links["run"] = f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{ML_VIEW}"
+    return links
+
+
 def git_commit(folder: Path) -> str | None:
     try:
         out = subprocess.run(
@@ -113,7 +138,13 @@ class Tracker:
             except MlflowException:  # another process created it just now
                 return self.client.get_experiment_by_name(name).experiment_id
 
-        return with_retry(get_or_create)
+        experiment_id = with_retry(get_or_create)
+        with_retry(
+            lambda: self.client.set_experiment_tag(
+                experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND
+            )
+        )
+        return experiment_id
 
     def start_run(
         self,
