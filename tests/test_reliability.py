@@ -13,7 +13,7 @@ from conftest import REPO, run_cli, start_cli, wait_for_line, wait_until
 from sweep import metrics as M
 from sweep.__main__ import main
 
-# Trial 2 is long enough (10 epochs of 10,800 images) to be caught running on any machine:
+# Trial 2 is long enough (10 epochs of 8,100 images) to be caught running on any machine:
 # the tests wait for its first epoch in the store, then interrupt it.
 SWEEP = """
 name: {name}
@@ -26,7 +26,7 @@ data: {{subset: {subset}}}
 """
 
 
-def write_sweep(folder: Path, name: str, epochs: int = 10, subset: int = 12000) -> Path:
+def write_sweep(folder: Path, name: str, epochs: int = 10, subset: int = 9000) -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(SWEEP.format(name=name, epochs=epochs, subset=subset))
     return path
@@ -129,7 +129,10 @@ def test_a_running_sweep_is_never_run_twice_at_once(tmp_path: Path, synthetic_di
         assert "--fresh" in again.stderr and "Traceback" not in again.stderr
         assert again.stderr.count("\n") == 1  # one paragraph, before touching the store
         beside, beside_log = start_cli(
-            path, "--data-dir", synthetic_dir, "--fresh", "--max-evals", "1", cwd=tmp_path
+            path,
+            *("--data-dir", synthetic_dir, "--fresh", "--max-evals", "1"),
+            *("--epochs", "1", "--subset", "1000"),  # a small sweep beside the long one
+            cwd=tmp_path,
         )
     finally:
         first.send_signal(signal.SIGCONT)
