@@ -127,7 +127,8 @@ def test_a_running_sweep_is_never_run_twice_at_once(tmp_path: Path, synthetic_di
         assert again.returncode == 2, again.stderr[-3000:]
         assert f"is running now, in process {first.pid} on " in again.stderr
         assert "--fresh" in again.stderr and "Traceback" not in again.stderr
-        assert again.stderr.count("\n") == 1  # one paragraph, before touching the store
+        errors = [line for line in again.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "--fresh" in errors[0]  # one paragraph
         beside, beside_log = start_cli(
             path,
             *("--data-dir", synthetic_dir, "--fresh", "--max-evals", "1"),

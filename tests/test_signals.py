@@ -95,9 +95,11 @@ def test_before_the_store_is_touched(tmp_path, synthetic_dir, patch, capsys) -> 
     import sweep.data
 
     ctrl_c_on_call(patch, sweep.data, "load_source")
-    args = sweep_args(tmp_path, "early", synthetic_dir)
-    interrupted(args, capsys)
+    args = [*sweep_args(tmp_path, "early", synthetic_dir), "--fresh"]
+    err = interrupted(args, capsys)
     assert not (tmp_path / "mlflow.db").exists()  # nothing written
+    hint = next(line for line in err.splitlines() if line.startswith("  python -m sweep"))
+    assert "--fresh" not in hint  # the command that resumes, not one that starts over
 
 
 def test_while_the_store_is_created(tmp_path, synthetic_dir, patch, capsys) -> None:

@@ -134,3 +134,46 @@ def test_no_progress_stop_looks_only_at_finished_trials() -> None:
     assert stop(trials(0.5, 0.4, None))[0] is False
     assert stop(trials(0.5, 0.4, 0.6, None))[0] is False
     assert stop(trials(0.5, 0.4, 0.6, 0.7))[0] is True
+
+
+def test_a_parent_that_cannot_be_set_up_is_not_left_running(
+    tmp_path, synthetic_dir, monkeypatch
+) -> None:
+    import sweep.sweep
+
+    def broken(config):
+        raise RuntimeError("the artifact store refused the file")
+
+    monkeypatch.setattr(sweep.sweep, "to_yaml", broken)
+    with pytest.raises(RuntimeError, match="refused"):
+        run_tiny(tmp_path, synthetic_dir)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_the_device_is_not_part_of_the_sweeps_identity(tmp_path) -> None:
+    from sweep.resume import config_hash
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    cpu = load_experiment(path, {"train.device": "cpu"})
+    gpu = load_experiment(path, {"train.device": "cuda"})
+    assert config_hash(cpu) == config_hash(gpu)
+    assert config_hash(cpu) != config_hash(load_experiment(path, {"train.epochs": 3}))
+
+
+def test_an_unreadable_state_file_is_a_clear_error(tmp_path, synthetic_dir, monkeypatch, capsys):
+    from sweep import resume
+    from sweep.__main__ import main
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    state = resume.state_path(uri, "tiny")
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"\x80\x04not a pickle of this version")
+    args = [str(path), "--data-dir", str(synthetic_dir), "--tracking-uri", uri, "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "cannot be read" in err and "--fresh" in err and "Traceback" not in err

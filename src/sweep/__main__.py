@@ -160,7 +160,8 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def _interrupted(argv: list[str] | None) -> int:
-    again = " ".join(["python -m sweep", *(argv if argv is not None else sys.argv[1:])])
+    args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--fresh"]
+    again = " ".join(["python -m sweep", *args])
     print(
         "\nSweep interrupted; finished trials are saved. Run the same command again to "
         f"resume it:\n  {again}\n(add --fresh to start over instead)",
@@ -178,7 +179,7 @@ def _all_failed(result: Any, tracking_uri: str) -> None:
         f" The first error, in trial {first.number}: {first.failure}. Its full traceback is "
         f"the artifact {FAILURE_TRACE} of run {first.run_id}."
         if first
-        else ""
+        else " No trial reported back (with Spark, see the Spark job's logs)."
     )
     print(
         f"\nerror: all {len(result.trials)} trials of the sweep failed.{detail} "
@@ -232,6 +233,14 @@ def _report(result: Any, tracking_uri: str, port: int) -> int:
     return 0
 
 
+def _on_a_cluster(config: Any, args: argparse.Namespace) -> bool:
+    """Trials on a Spark cluster run on other machines: each checks its device there."""
+    from .backends import resolve_master
+
+    master = resolve_master(args.spark_master, config.sweep.parallelism)
+    return config.sweep.backend == "spark" and not master.startswith("local")
+
+
 def _device_problem(device: str) -> str | None:
     """Checked before anything is written: a device this machine cannot use."""
     from .train import device_problem
@@ -263,7 +272,7 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
     from .sweep import run_sweep
 
     options = _options(args)
-    problem = _device_problem(config.train.device)
+    problem = None if _on_a_cluster(config, args) else _device_problem(config.train.device)
     if problem:
         print(f"error: {args.experiment}: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -78,8 +78,10 @@ def scratch_dir(path: Path) -> Path:
 
 
 def config_hash(config: ExperimentConfig) -> str:
-    """Hash of everything that defines the sweep (file contents and command-line overrides)."""
-    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+    """Hash of everything that defines the sweep (file contents and command-line overrides),
+    except where it trains: an interrupted sweep may be finished on another device."""
+    text = config.model_dump_json(exclude={"train": {"device"}})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def save(path: Path, state: SweepState) -> None:
@@ -100,8 +102,14 @@ def save(path: Path, state: SweepState) -> None:
 def load(path: Path) -> SweepState | None:
     if not path.is_file():
         return None
-    with path.open("rb") as fh:
-        state = pickle.load(fh)  # our own file, in our own store folder (see module doc)
+    try:
+        with path.open("rb") as fh:
+            state = pickle.load(fh)  # our own file, in our own store folder (see module doc)
+    except Exception:  # another version's or a damaged file
+        raise ResumeError(
+            f"{path}: the saved state of an interrupted sweep cannot be read (written by "
+            "another version, or damaged). Run with --fresh to start a new sweep."
+        ) from None
     return state if isinstance(state, SweepState) else None
 
 
@@ -139,7 +147,7 @@ def claim(tracking_uri: str, experiment: str, source: str, fresh: bool) -> Itera
         path = slot_path(base, slot)
         lock = FileLock(path.with_name(path.name.replace(".trials.pkl", ".lock")))
         try:
-            lock.acquire(timeout=0)
+            lock.acquire(timeout=0.5)  # a moment for a holder that is just letting go
             break
         except Timeout:
             if not fresh:

@@ -98,12 +98,13 @@ def no_progress_stop(patience: int):
     return stop
 
 
-def _after_each_trial(save: Any, stop: Any, graceful: GracefulStop):
+def _after_each_trial(save: Any, stop: Any, graceful: GracefulStop | None):
     """An ``early_stop_fn``: save the state, stop if asked to, then ask the stopping rule."""
 
     def fn(trials: Any, *args: Any) -> tuple[bool, list[Any]]:
         save()
-        graceful.check("between trials")
+        if graceful is not None:
+            graceful.check("between trials")
         return stop(trials, *args) if stop else (False, [])
 
     return fn
@@ -217,11 +218,15 @@ def _start_parent(
             tags[M.TAG_GIT_COMMIT] = commit
     run_name = f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
     parent = tracker.start_run(experiment_id, run_name, tags)
-    search = {f"search.{k}": d.describe() for k, d in config.search.items()}
-    tracker.log_params(parent, {**config.fixed_params(), **search})
-    tracker.log_text(parent, to_yaml(config), "config_resolved.yaml")
-    if yaml_path is not None:
-        tracker.log_file(parent, yaml_path)
+    try:
+        search = {f"search.{k}": d.describe() for k, d in config.search.items()}
+        tracker.log_params(parent, {**config.fixed_params(), **search})
+        tracker.log_text(parent, to_yaml(config), "config_resolved.yaml")
+        if yaml_path is not None:
+            tracker.log_file(parent, yaml_path)
+    except BaseException as exc:  # never a parent left RUNNING with no state to resume it
+        tracker.end_run(parent, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
     return parent
 
 
@@ -326,7 +331,9 @@ def _search(
             # a resumed sweep must not replay the random draws of its first run
             rstate=np.random.default_rng([s.seed, done]),
             early_stop_fn=_after_each_trial(
-                save, no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None, stop
+                save,
+                no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None,
+                stop if backend.patient else None,  # Spark calls it from another thread
             ),
             show_progressbar=options.show_progress,
         )
