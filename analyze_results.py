@@ -1,8 +1,11 @@
-"""Aggregate the sweeps in an MLflow store into a report: per-experiment statistics,
-comparisons against a baseline, figures, and (optionally) ACTIONPLAN.md's results section.
+"""Aggregate the sweeps in an MLflow store into a report: one row per sweep with its selected
+configuration (highest mean validation accuracy over its seeds; the test set never
+chooses), statistics per configuration, comparisons against a baseline, figures, runs.csv,
+and (optionally) ACTIONPLAN.md's results section.
 
     python analyze_results.py                       # every experiment in ./mlflow.db
     python analyze_results.py --experiments exp1 exp7 'exp1*' --baseline exp1
+    python analyze_results.py --pool                # merge sweeps of one experiment and config
     python analyze_results.py --update-actionplan   # rewrite ACTIONPLAN.md's results
 """
 
@@ -39,9 +42,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--metric",
         default="test_accuracy",
-        help="metric for 'best' and the comparison (default: test_accuracy)",
+        help="what the comparison and the figures summarise (default: test_accuracy); "
+        "selection is always on validation accuracy",
     )
-    p.add_argument("--baseline", help="reference experiment (default: the lowest-numbered)")
+    p.add_argument(
+        "--baseline",
+        help="reference: an experiment (its latest sweep) or a sweep's run id prefix "
+        "(default: the lowest-numbered experiment)",
+    )
+    p.add_argument(
+        "--pool",
+        action="store_true",
+        help="one row per experiment and config: merge its sweeps that ran the same config "
+        "(file and overrides); default: one row per sweep",
+    )
     p.add_argument("--out", default="reports", help="output folder (default: reports/)")
     p.add_argument(
         "--update-actionplan",
@@ -66,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             since=args.since,
             metric=args.metric,
             baseline=args.baseline,
+            pool=args.pool,
         )
         print(report.markdown)
         print(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import EXPERIMENTS, run_cli
+from conftest import EXPERIMENTS, REPO, run_cli
 from sweep import metrics as M
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def exp12_run(tmp_path_factory, real_data_dir, ui_port: int) -> subprocess.Compl
         cwd=folder,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "best of 3 trials" in done.stderr
+    assert "3 runs (0 failed); selected on mean validation accuracy" in done.stderr
     done.folder = folder
     return done
 
@@ -197,3 +197,29 @@ def test_bad_input_exits_2_without_creating_a_store(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "train.epochs" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_repeats_of_one_fixed_configuration(tmp_path: Path, real_data_dir) -> None:
+    """The baseline's recipe with its dropout fixed, 3 seeds; the report gives n=3 and an
+    interval."""
+    done = run_cli(
+        EXPERIMENTS / "mlp_baseline.yaml",
+        *("--set", "model.dropout=0.2", "--repeats", "3", "--epochs", "1", "--subset", "2000"),
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("mlp_baseline")
+    kids = client.search_runs([exp.experiment_id], f"tags.`{M.TAG_PARENT}` != ''")
+    assert len(kids) == 3
+    assert {k.data.params["model.dropout"] for k in kids} == {"0.2"}
+    assert len({k.data.tags[M.TAG_CONFIG] for k in kids}) == 1
+    assert sorted(int(k.data.params["train.seed"]) for k in kids) == [1, 2, 3]
+    assert sorted(k.data.tags[M.TAG_ROLE] for k in kids) == ["repeat", "repeat", "trial"]
+    report = run_cli(REPO / "analyze_results.py", "--out", tmp_path / "r", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    row = next(line for line in report.stdout.splitlines() if line.startswith("| mlp_baseline |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "3 (0)" and cells[5] == "3"
+    assert re.fullmatch(r"\d+\.\d\d% ± \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)", cells[7]), cells

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import REPO, run_cli
 from sweep import metrics as M
 from sweep.config import load_experiment
-from sweep.report import ACTIONPLAN_END, ACTIONPLAN_START, compare
+from sweep.report import ACTIONPLAN_END, ACTIONPLAN_START
+from sweep.stats import compare
 from sweep.sweep import RunOptions, run_sweep
 
 SWEEP = """
@@ -28,7 +30,7 @@ model: {{kind: mlp, hidden: [16], dropout: 0.0}}
 train: {{epochs: 2, batch_size: 100}}
 search:
   train.optimizer.lr: {{loguniform: [{low}, {high}]}}
-sweep: {{algo: random, max_evals: 3, seed: {seed}}}
+sweep: {{algo: random, max_evals: 3, seed: {seed}, repeats: 3}}
 data: {{subset: 600}}
 """
 
@@ -73,22 +75,39 @@ def report(store: Path) -> Done:
     return done
 
 
+def cells_of(stdout: str, name: str) -> list[str]:
+    row = next(line for line in stdout.splitlines() if line.startswith(f"| {name} |"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
 def test_table_matches_a_recomputation_from_mlflow(store: Path, report) -> None:
+    """Each sweep's row: its selected configuration (highest mean validation accuracy over
+    its runs, recomputed here from the runs' metrics) and that configuration's runs."""
     client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
     for name in ("exp1_slow_lr", "exp2_fast_lr", "exp3_mid_lr"):
         exp = client.get_experiment_by_name(name)
         runs = client.search_runs([exp.experiment_id], f"tags.`{M.TAG_PARENT}` != ''")
-        test = np.array([r.data.metrics[M.TEST_ACCURACY] for r in runs])
-        val = np.array([r.data.metrics[M.BEST_VAL_ACCURACY] for r in runs])
-        assert len(test) == 3
-        row = next(line for line in report.stdout.splitlines() if line.startswith(f"| {name} |"))
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        assert cells[2] == "3 (0)"
-        assert cells[3].startswith(f"{100 * val.mean():.2f}% ± {100 * val.std(ddof=1):.2f}")
-        assert cells[5] == f"{100 * test.mean():.2f}% ± {100 * test.std(ddof=1):.2f}"
-        assert cells[7] == f"{100 * np.median(test):.2f}%"
-        assert cells[8] == f"{100 * test.max():.2f}%"
+        configs: dict[str, list] = {}
+        for r in runs:
+            configs.setdefault(r.data.tags[M.TAG_CONFIG], []).append(r)
+        mean_val = {
+            c: np.mean([r.data.metrics[M.MODEL_VAL_ACCURACY] for r in rs])
+            for c, rs in configs.items()
+        }
+        chosen = max(mean_val, key=mean_val.get)
+        test = np.array([r.data.metrics[M.TEST_ACCURACY] for r in configs[chosen]])
+        assert len(test) == 3  # the search's best, then repeats up to 3 runs
+        cells = cells_of(report.stdout, name)
         assert cells[1] == "2 ep, 600 img, cpu"
+        assert cells[2] == f"{len(runs)} (0)" and cells[3] == str(len(configs))
+        assert cells[4].startswith(f"{chosen}: train.optimizer.lr=")
+        assert cells[5] == "3"
+        half = 4.302653 * test.std(ddof=1) / np.sqrt(3)  # t(0.975, 2 df)
+        assert cells[7] == (
+            f"{100 * test.mean():.2f}% ± {100 * test.std(ddof=1):.2f} "
+            f"({100 * (test.mean() - half):.2f}–{100 * (test.mean() + half):.2f})"
+        )
+        assert f"{100 * mean_val[chosen]:.2f}% ±" in cells[6]
 
 
 def test_files_are_written(store: Path, report) -> None:
@@ -107,49 +126,106 @@ def test_files_are_written(store: Path, report) -> None:
     import pandas as pd
 
     runs = pd.read_csv(out / "runs.csv")
-    assert len(runs) == 9 and "params.train.optimizer.lr" in runs and M.TEST_ACCURACY in runs
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    ids = [e.experiment_id for e in client.search_experiments()]
+    assert len(runs) == len(client.search_runs(ids, f"tags.`{M.TAG_PARENT}` != ''"))
+    assert "params.train.optimizer.lr" in runs and M.TEST_ACCURACY in runs
+    assert set(runs["role"]) == {"trial", "repeat"}
+    assert runs.groupby("experiment")["selected"].sum().tolist() == [3, 3, 3]
+    assert (runs.groupby(["parent_run_id", "seed"]).size() == 1).all()  # no seed twice
     md = (out / "analysis.md").read_text()
     assert "![" in md and "exp2_fast_lr" in md
+    assert "Every configuration of every sweep" in md
+    assert "2 ep, 600 img, cpu" in (out / "analysis.md").read_text().split("## ")[0]
 
 
 def test_comparison_verdicts(store: Path, report) -> None:
-    assert "Compared with **exp1_slow_lr**" in report.stdout
-    rows = [line for line in report.stdout.splitlines() if re.match(r"\| exp\d_\w+ \| 3 \|", line)]
+    assert "Compared with **exp1_slow_lr [2 ep, 600 img, cpu]**" in report.stdout
+    pattern = r"\| exp\d_\w+ \[2 ep, 600 img, cpu\] \| 3 \|"  # every row names its budget
+    rows = [line for line in report.stdout.splitlines() if re.match(pattern, line)]
     assert len(rows) == 3
-    verdicts = {line.split("|")[1].strip(): line.split("|")[5].strip() for line in rows}
+    verdicts = {line.split("|")[1].split()[0]: line.split("|")[6].strip() for line in rows}
     assert verdicts["exp1_slow_lr"] == "(reference)"
     allowed = {"better", "worse", "no detectable difference"}  # same budget: no suffix
     assert verdicts["exp2_fast_lr"] in allowed and verdicts["exp3_mid_lr"] in allowed
 
 
 def test_verdict_rules() -> None:
+    """Welch's test on the runs of each unit's selected configuration, Holm-corrected; a
+    unit whose selected configuration has one run gets no verdict."""
     import pandas as pd
+
+    values = {
+        "a": [0.80, 0.81, 0.80, 0.81],
+        "b": [0.90, 0.91, 0.90, 0.91],
+        "c": [0.80, 0.82, 0.79, 0.81],
+        "d": [0.95],
+    }
+    frame = pd.DataFrame(
+        [
+            {"unit": u, "status": "FINISHED", "selected": True, M.TEST_ACCURACY: v}
+            for u, vs in values.items()
+            for v in vs
+        ]
+        + [{"unit": "b", "status": "FINISHED", "selected": False, M.TEST_ACCURACY: 0.1}]
+    )
+    result = compare(frame, "a").set_index("unit")
+    assert result.loc["b", "verdict"] == "better" and result.loc["b", "n"] == 4
+    assert result.loc["c", "verdict"] == "no detectable difference"
+    assert result.loc["d", "verdict"] == "not enough repeats (n < 2)"
+    tested = result.dropna(subset=["p_value"])
+    assert len(tested) == 2 and (tested["p_holm"] >= tested["p_value"]).all()
+    low, high = sorted(tested["p_value"])  # Holm, by hand, for two p-values
+    first = min(1.0, 2 * low)
+    expected = {low: first, high: max(first, high)}
+    for p, adjusted in zip(tested["p_value"], tested["p_holm"], strict=True):
+        assert adjusted == pytest.approx(expected[p])
+
+
+def test_one_row_per_sweep_unless_pooled(store: Path, tmp_path: Path, synthetic_dir: Path) -> None:
+    """A second sweep of exp3 with the same config and other seeds is its own row; --pool
+    merges the two."""
+    import shutil
+
+    folder = tmp_path / "two"
+    shutil.copytree(store, folder, ignore=shutil.ignore_patterns("reports"))
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    options = RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False)
+    path = folder / "exp3_mid_lr.yaml"
+    second = run_sweep(load_experiment(path, {"sweep.seed": 7, "train.seed": 50}), path, options)
+    # an explicit URI: MLflow caches its store per URI, and "sqlite:///mlflow.db" was opened
+    # in another folder by the tests before (a new process, as users run it, has no cache)
+    where = ("--tracking-uri", uri, "--experiments", "exp3")
+    done = analyze(*where, "--out", str(tmp_path / "a"), cwd=folder)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| exp3_mid_lr (sweep ")]
+    assert len(rows) == 4, done.stdout  # two in the summary, two in the comparison
+    done = analyze(*where, "--pool", "--out", str(tmp_path / "b"), cwd=folder)
+    assert done.returncode == 0, done.stderr
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("exp3_mid_lr")
+    total = len(client.search_runs([exp.experiment_id], f"tags.`{M.TAG_PARENT}` != ''"))
+    assert total > len(second.trials)
+    row = next(line for line in done.stdout.splitlines() if "(2 sweeps of config " in line)
+    assert row.split("|")[3].strip() == f"{total} (0)"
+
+
+def test_pooling_leaves_out_copies_of_runs() -> None:
+    """Two sweeps with the same seeds train the same runs: pooled, each counts once."""
+    from sweep.report import assign_units
 
     frame = pd.DataFrame(
         {
-            "experiment": ["a"] * 4 + ["b"] * 4 + ["c"] * 4 + ["d"],
-            "status": ["FINISHED"] * 13,
-            M.TEST_ACCURACY: [
-                0.80,
-                0.81,
-                0.80,
-                0.81,
-                0.90,
-                0.91,
-                0.90,
-                0.91,
-                0.80,
-                0.82,
-                0.79,
-                0.81,
-                0.95,
-            ],
+            "experiment": ["e"] * 4,
+            "parent_run_id": ["p1", "p1", "p2", "p2"],
+            "sweep_key": ["k"] * 4,
+            "config_id": ["a", "a", "a", "a"],
+            "seed": pd.array([1, 2, 2, 3], dtype="Int64"),
         }
     )
-    verdicts = compare(frame, "a").set_index("experiment")["verdict"]
-    assert verdicts["b"] == "better"
-    assert verdicts["c"] == "no detectable difference"
-    assert verdicts["d"] == "not enough runs"
+    assert len(assign_units(frame, pool=False)) == 4
+    pooled = assign_units(frame, pool=True)
+    assert pooled["seed"].tolist() == [1, 2, 3] and pooled["unit"].nunique() == 1
 
 
 def test_filters_and_baseline(store: Path, tmp_path: Path) -> None:
@@ -158,7 +234,7 @@ def test_filters_and_baseline(store: Path, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "| exp1_slow_lr |" not in done.stdout
-    assert "Compared with **exp3_mid_lr**" in done.stdout
+    assert "Compared with **exp3_mid_lr [2 ep, 600 img, cpu]**" in done.stdout
     done = analyze("--since", "2999-01-01", "--out", str(tmp_path), cwd=store)
     assert done.returncode == 1 and "no trial" in done.stderr and "Traceback" not in done.stderr
 
@@ -212,7 +288,7 @@ def test_failed_trials_are_counted_not_averaged(tmp_path: Path, synthetic_dir: P
     assert result.n_failed > 0
     rep = build_report(uri, tmp_path / "r")
     row = rep.summary.iloc[0]
-    assert row["failed"] == result.n_failed and row["finished"] == len(result.finished)
+    assert row["failed"] == result.n_failed and row["runs"] == len(result.trials)
     assert "did not finish" in (tmp_path / "r" / "analysis.md").read_text()
 
 

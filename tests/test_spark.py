@@ -52,6 +52,12 @@ def test_spark_local_2_runs_four_nested_trials_in_parallel(tmp_path: Path, real_
     overlapping = sum(1 for (s1, e1), (s2, e2) in zip(spans, spans[1:], strict=False) if s2 < e1)
     assert overlapping >= 1, spans  # at least two trials ran at the same time
     assert parents[0].data.metrics[M.N_TRIALS] == 4
+    # numbered, and labelled trial or repeat, by the driver in the order proposed
+    kids.sort(key=lambda k: int(k.data.tags[M.TAG_TRIAL]))
+    configs = [k.data.tags[M.TAG_CONFIG] for k in kids]
+    roles = ["repeat" if c in configs[:i] else "trial" for i, c in enumerate(configs)]
+    assert [k.data.tags[M.TAG_ROLE] for k in kids] == roles
+    assert len({k.data.params["train.seed"] for k in kids}) == 4  # parallel: still 4 seeds
 
 
 def test_spark_connect_is_refused_clearly(tmp_path: Path, real_data_dir) -> None:

@@ -23,6 +23,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("experiment", help="experiment file, e.g. experiments/exp12.yaml")
     p.add_argument("--max-evals", type=int, metavar="N", help="number of trials (sweep.max_evals)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        metavar="N",
+        help="after the search, train the best configuration(s) until each has N runs, one "
+        "seed each (sweep.repeats)",
+    )
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per trial (train.epochs)")
     p.add_argument(
         "--subset",
@@ -102,6 +109,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         out[key] = value
     flags = {
         "sweep.max_evals": args.max_evals,
+        "sweep.repeats": args.repeats,
         "train.epochs": args.epochs,
         "data.subset": args.subset,
         "sweep.seed": args.seed,
@@ -138,10 +146,20 @@ def _print_dry_run(config: Any) -> None:
         print(f"{key}: {dist.describe()}")
     s = config.sweep
     goal = "maximising" if s.objective == "val_accuracy" else "minimising"
-    print(
-        f"# {s.algo} search, {s.max_evals} trials, seed {s.seed}, {goal} {s.objective} "
-        "on the validation split"
+    runs = (
+        f"every one of {config.grid_size()} combinations {s.repeats} time(s)"
+        if s.algo == "grid"
+        else f"{s.max_evals} trials"
     )
+    print(
+        f"# {s.algo} search, {runs}, seed {s.seed}, {goal} {s.objective} on the validation "
+        f"split; trial N trains with seed train.seed + N = {config.train.seed} + N"
+    )
+    if s.repeats > 1 and s.algo != "grid":
+        print(
+            f"# then the best {s.repeat_top} configuration(s) by mean validation accuracy "
+            f"are trained again until each has {s.repeats} runs"
+        )
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -210,22 +228,36 @@ def _print_links(result: Any, tracking_uri: str, port: int) -> None:
 
 
 def _report(result: Any, tracking_uri: str, port: int) -> int:
+    import pandas as pd
     from loguru import logger
+
+    from .stats import describe
 
     best = result.best
     if best is None:
         _all_failed(result, tracking_uri)
         return EXIT_FAILED
+    runs = result.selected
     params = " ".join(f"{k}={v}" for k, v in best.params.items()) or "(fixed config)"
+    val = describe(pd.Series([t.val_accuracy for t in runs]))
+    test = describe(pd.Series([t.test_accuracy for t in runs]))
+    interval = (
+        f" (95% CI {test.ci_low:.4f}-{test.ci_high:.4f})"
+        if test.n > 1
+        else " (1 run: no interval)"
+    )
     logger.info(
-        "best of {} trials ({} failed): trial {} | {} | val_acc {:.4f} | test_acc {:.4f} | "
-        "parent run {} in {}",
+        "{} runs ({} failed); selected on mean validation accuracy: config {} | {} | "
+        "{} run(s), trials {} | val_acc {:.4f} | test_acc {:.4f}{} | parent run {} in {}",
         len(result.trials),
         result.n_failed,
-        best.number,
+        best.config_id,
         params,
-        best.val_accuracy,
-        best.test_accuracy,
+        len(runs),
+        ", ".join(str(t.number) for t in runs),
+        val.mean,
+        test.mean,
+        interval,
         result.parent_run_id,
         tracking_uri,
     )

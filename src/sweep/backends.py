@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from . import metrics as M
-from . import resume
+from . import resume, selection
 
 if TYPE_CHECKING:
     from .config import SweepConfig
@@ -132,6 +132,9 @@ class LocalBackend:
         """What the sweep state keeps of ``trials`` (picklable)."""
         return trials
 
+    def ready(self, trials: Any) -> None:
+        """Before each ``fmin`` call on ``trials`` (the search, then each round of repeats)."""
+
     def finish(self, tracker: Tracker, trials: Any) -> None:
         """Nothing left to do: trials were numbered as they ran."""
 
@@ -168,15 +171,25 @@ class SparkBackend:
     def snapshot(self, trials: Any) -> Any:
         return resume.finished_copy(trials)
 
+    def ready(self, trials: Any) -> None:
+        """SparkTrials stays cancelled after an early stop or its timeout, and would then
+        run nothing in the next ``fmin`` call: a new call starts uncancelled."""
+        trials._fmin_cancelled = False
+
     def finish(self, tracker: Tracker, trials: Any) -> None:
-        """Number the trials in the order Hyperopt proposed them."""
-        for doc in trials.trials:
-            run_id = doc.get("result", {}).get("run_id")
-            if run_id:
-                number = doc["tid"] + 1
-                doc["result"]["number"] = number
-                tracker.set_tags(run_id, {M.TAG_TRIAL: str(number)})
-                tracker.rename_run(run_id, f"trial-{number:03d}")
+        """Number the trials in the order Hyperopt proposed them, and mark every run of a
+        configuration after its first as a repeat."""
+        docs = sorted(
+            (d for d in trials.trials if d.get("result", {}).get("run_id")),
+            key=lambda d: d["tid"],
+        )
+        ids = [d["result"].get("config_id") or "" for d in docs]
+        for doc, role in zip(docs, selection.roles(ids), strict=True):
+            number = doc["tid"] + 1
+            doc["result"].update(number=number, role=role)
+            run_id = doc["result"]["run_id"]
+            tracker.set_tags(run_id, {M.TAG_TRIAL: str(number), M.TAG_ROLE: role})
+            tracker.rename_run(run_id, f"trial-{number:03d}")
 
 
 Backend = LocalBackend | SparkBackend

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import operator
 import re
 from functools import reduce
@@ -159,8 +160,13 @@ class DataConfig(_Frozen):
 
 
 class SweepConfig(_Frozen):
-    algo: Literal["tpe", "random", "anneal"] = "tpe"
+    # grid: every combination of the choice dimensions, once per seed (max_evals unused)
+    algo: Literal["tpe", "random", "anneal", "grid"] = "tpe"
     max_evals: int = Field(10, ge=1)
+    # runs (seeds) per configuration for the top configurations after the search
+    # (grid: for every combination)
+    repeats: int = Field(1, ge=1)
+    repeat_top: int = Field(1, ge=1)  # how many of the best configurations get repeats
     seed: int = 42
     objective: Literal["val_loss", "val_accuracy"] = "val_accuracy"
     timeout_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget for the sweep
@@ -253,6 +259,10 @@ class ExperimentConfig(_Frozen):
         if isinstance(model, dict) and "kind" not in model:
             data = {**data, "model": {"kind": "cnn", **model}}
         return data
+
+    def grid_size(self) -> int:
+        """How many combinations the choice dimensions make (1 for an empty search)."""
+        return math.prod(len(d.args) for d in self.search.values())
 
     def fixed_params(self) -> dict[str, Any]:
         """The config without the search space, flattened to dotted keys."""
@@ -378,6 +388,13 @@ def validate(tree: dict[str, Any], source: str) -> ExperimentConfig:
         config = ExperimentConfig.model_validate(tree)
     except ValidationError as exc:
         raise _explain(exc, source) from None
+    other = [f"{k} is {d.kind}" for k, d in config.search.items() if d.kind != "choice"]
+    if config.sweep.algo == "grid" and other:
+        raise ConfigError(
+            f"{source}: key 'sweep.algo': grid enumerates choice dimensions only, but search "
+            f"{', '.join(other)}. Make those dimensions choices, or use algo tpe, random or "
+            "anneal."
+        )
     for dotted, dist in config.search.items():
         for value in dist.extremes():
             trial = copy.deepcopy(tree)

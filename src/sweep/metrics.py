@@ -11,6 +11,7 @@ LR = "lr"
 EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY, LR)
 
 # once per trial (child run)
+MODEL_VAL_ACCURACY = "model_val_accuracy"  # of the returned model: what selection uses
 BEST_VAL_ACCURACY = "best_val_accuracy"
 BEST_VAL_LOSS = "best_val_loss"
 TEST_ACCURACY = "test_accuracy"
@@ -21,12 +22,17 @@ BEST_EPOCH = "best_epoch"
 NUM_PARAMETERS = "num_parameters"
 
 # once per sweep (parent run)
+# best_val_accuracy and best_test_accuracy on a parent: the selected configuration's means
 BEST_TEST_ACCURACY = "best_test_accuracy"
+SELECTED_RUNS = "selected_runs"  # how many runs (seeds) of the selected configuration
 N_TRIALS = "n_trials"
 N_FAILED = "n_failed"
 
 # tags
-TAG_ROLE = "sweep.role"  # "sweep" on parents, "trial" on children
+TAG_ROLE = "sweep.role"  # "sweep" on parents; "trial" or "repeat" on children
+TAG_CONFIG = "sweep.config_id"  # children: the configuration (hash of searched values)
+TAG_CONFIG_HASH = "sweep.config_hash"  # parents: the whole config, overrides included
+TAG_BEST_CONFIG = "sweep.best_config"  # parents: the selected configuration
 TAG_YAML = "sweep.yaml"
 TAG_YAML_HASH = "sweep.yaml_hash"
 TAG_GIT_COMMIT = "sweep.git_commit"

@@ -124,7 +124,7 @@ def optimization_history(
 
 
 def metric_per_experiment(frame: pd.DataFrame, metric: str, order: list[str]) -> plt.Figure:
-    """A box per experiment with every trial's ``metric`` as a dot."""
+    """A box per row (an experiment, or a sweep) with every run's ``metric`` as a dot."""
     label = metric.replace("_", " ")
     fig, ax = plt.subplots(figsize=(9, max(3.0, 0.45 * len(order) + 1.2)))
     common = {"data": frame, "y": "experiment", "x": metric, "order": order, "ax": ax}
@@ -132,7 +132,7 @@ def metric_per_experiment(frame: pd.DataFrame, metric: str, order: list[str]) ->
     sns.stripplot(hue="experiment", palette="deep", legend=False, size=6, jitter=0.15, **common)
     ax.set_xlabel(label)
     ax.set_ylabel("")
-    ax.set_title(f"{label} of every trial, per experiment")
+    ax.set_title(f"{label} of every run")
     return fig
 
 

@@ -27,7 +27,6 @@ ACTIONPLAN_START = (
 )
 ACTIONPLAN_END = "<!-- results:end -->"
 CURVE_METRICS = (M.TRAIN_LOSS, M.TRAIN_ACCURACY, M.VAL_LOSS, M.VAL_ACCURACY)
-compare = stats.compare  # re-exported: the report's comparison rule
 
 
 class ReportError(RuntimeError):
@@ -59,19 +58,41 @@ def _all_runs(client: Any, experiment_ids: list[str]) -> list[Any]:
 
 
 def _trial_row(run: Any, experiment: str) -> dict[str, Any]:
-    tags = run.data.tags
+    tags, metrics = run.data.tags, run.data.metrics
+    seed = run.data.params.get("train.seed")
     row: dict[str, Any] = {
         "experiment": experiment,
         "parent_run_id": tags[M.TAG_PARENT],
         "run_id": run.info.run_id,
+        # runs recorded before configurations were named count as one configuration each
+        "config_id": tags.get(M.TAG_CONFIG, run.info.run_id[:8]),
+        "seed": int(seed) if seed is not None else None,
+        "role": tags.get(M.TAG_ROLE, "trial"),
         "trial": int(tags.get(M.TAG_TRIAL, 0)) or None,
         "status": run.info.status,
         "start_time": datetime.fromtimestamp(run.info.start_time / 1000),
         "failure": tags.get(M.TAG_FAILURE),
     }
     row.update({f"params.{k}": v for k, v in run.data.params.items()})
-    row.update(run.data.metrics)
+    row.update(metrics)
+    row[M.VAL_ACCURACY] = _returned_model_val(metrics, run.data.params)
     return row
+
+
+def _returned_model_val(metrics: dict[str, float], params: dict[str, str]) -> float | None:
+    """What selection uses: the validation accuracy of the model the run returned. Runs
+    recorded before it was logged: the best epoch's if the run restored the best weights,
+    else the last epoch's."""
+    if M.MODEL_VAL_ACCURACY in metrics:
+        return metrics[M.MODEL_VAL_ACCURACY]
+    restored = params.get("train.early_stopping.restore_best") == "True"
+    return metrics.get(M.BEST_VAL_ACCURACY if restored else M.VAL_ACCURACY)
+
+
+def _sweep_key(run: Any) -> str:
+    """What sweeps must share to be pooled: the whole config, overrides included, except
+    its seeds (:func:`selection.setup_hash`); a sweep recorded without it pools with none."""
+    return run.data.tags.get(M.TAG_CONFIG_HASH) or run.info.run_id
 
 
 def load_runs(
@@ -79,8 +100,9 @@ def load_runs(
     experiments: list[str] | None = None,
     since: datetime | None = None,
 ) -> tuple[pd.DataFrame, Any]:
-    """One row per trial (child run): experiment, ids, status, params and final metrics;
-    and the client, for the other reads."""
+    """One row per trial (child run): experiment, ids, configuration, seed, role, status,
+    params and final metrics (``val_accuracy``: the returned model's); and the client,
+    for the other reads."""
     import os
 
     from mlflow.tracking import MlflowClient
@@ -97,26 +119,53 @@ def load_runs(
             "python -m sweep experiments/quickstart.yaml"
         )
     names = {e.experiment_id: e.name for e in found}
+    runs = _all_runs(client, list(names))
     rows = [
         _trial_row(run, names[run.info.experiment_id])
-        for run in _all_runs(client, list(names))
+        for run in runs
         if M.TAG_PARENT in run.data.tags  # children only: parents are sweeps
     ]
+    keys = {r.info.run_id: _sweep_key(r) for r in runs if M.TAG_PARENT not in r.data.tags}
     rows = [r for r in rows if since is None or r["start_time"] >= since]
+    for r in rows:
+        r["sweep_key"] = keys.get(r["parent_run_id"], r["parent_run_id"])
     if not rows:
         raise ReportError(
             f"the store {tracking_uri} holds {len(names)} experiment(s) but no trial (child) "
             "runs" + (f" since {since:%Y-%m-%d}" if since else "") + "; nothing to report."
         )
     frame = pd.DataFrame(rows)
+    frame["seed"] = frame["seed"].astype("Int64")  # a run failed before its params: no seed
     frame["order"] = frame["experiment"].map(_experiment_number)
     frame = frame.sort_values(["order", "start_time"]).drop(columns="order")
     return frame.reset_index(drop=True), client
 
 
+def assign_units(frame: pd.DataFrame, pool: bool = False) -> pd.DataFrame:
+    """Add ``unit`` (what one row of the report summarises: one sweep, or with ``pool``
+    the sweeps of one experiment with the same config) and ``sweep``, its label."""
+    frame = frame.copy()
+    key = frame["sweep_key"] if pool else frame["parent_run_id"]
+    frame["unit"] = frame["experiment"] + "/" + key
+    if pool:  # a run with the configuration and seed of an earlier one is a copy of it
+        frame = frame[~frame.duplicated(["unit", "config_id", "seed"]) | frame["seed"].isna()]
+    labels = {}
+    for experiment, group in frame.groupby("experiment", sort=False):
+        units = list(dict.fromkeys(group["unit"]))
+        for unit in units:
+            sweeps = group.loc[group["unit"] == unit, "parent_run_id"].unique()
+            which = f"sweep {sweeps[0][:8]}"
+            if len(sweeps) > 1:
+                which = f"{len(sweeps)} sweeps of config {unit.split('/')[-1][:8]}"
+            alone = len(units) == 1 and len(sweeps) == 1
+            labels[unit] = experiment if alone else f"{experiment} ({which})"
+    frame["sweep"] = frame["unit"].map(labels)
+    return frame
+
+
 def load_curves(client: Any, summary: pd.DataFrame) -> pd.DataFrame:
-    """The per-epoch metrics of each experiment's best trial, as :func:`plots.history_frame`
-    lays them out (one frame for all experiments)."""
+    """The per-epoch metrics of the run that stands for each row's selected configuration,
+    as :func:`plots.history_frame` lays them out (one frame, labelled by ``label``)."""
     from .plots import history_frame
 
     frames = []
@@ -128,7 +177,7 @@ def load_curves(client: Any, summary: pd.DataFrame) -> pd.DataFrame:
             for m in client.get_metric_history(row["best_run_id"], key):
                 epochs.setdefault(m.step, {})[key] = m.value
         history = [epochs[step] for step in sorted(epochs)]
-        frames.append(history_frame(history, experiment=row["experiment"]))
+        frames.append(history_frame(history, experiment=row["label"]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -142,8 +191,8 @@ def load_artifact(client: Any, run_id: str, name: str, out: Path) -> Path | None
 
 # ----------------------------------------------------------------------------- figures
 def _optimization_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Best validation accuracy per trial, numbered within each sweep (by trial number,
-    else by start time)."""
+    """Validation accuracy per trial, numbered within each sweep (by trial number, else by
+    start time)."""
     data = frame.sort_values(["parent_run_id", "trial", "start_time"], na_position="last")
     position = data.groupby("parent_run_id").cumcount() + 1
     return pd.DataFrame(
@@ -151,7 +200,7 @@ def _optimization_frame(frame: pd.DataFrame) -> pd.DataFrame:
             "experiment": data["experiment"],
             "sweep": data["parent_run_id"].str[:8],
             "trial": data["trial"].fillna(position).astype(int),
-            M.BEST_VAL_ACCURACY: data[M.BEST_VAL_ACCURACY].astype(float),
+            M.VAL_ACCURACY: data[M.VAL_ACCURACY].astype(float),
         }
     )
 
@@ -162,29 +211,43 @@ def draw_figures(
     curves: pd.DataFrame,
     metric: str,
 ) -> list[tuple[str, str, Any]]:
-    """(caption, file name, Figure) for every figure the data allows."""
+    """(caption, file name, Figure) for every figure the data allows. Every figure names
+    its rows by ``label`` (the sweep and its budget), never by experiment alone."""
     from . import plots
 
-    finished = frame[frame["status"] == "FINISHED"]
+    labels = dict(zip(summary["unit"], summary["label"], strict=True))
+    finished = frame[frame["status"] == "FINISHED"].assign(experiment=frame["unit"].map(labels))
     label = metric.replace("_", " ")
     has_metric = metric in finished and finished[metric].notna().any()
     figures = []
     if has_metric:
-        fig = plots.metric_per_experiment(finished, metric, list(summary["experiment"]))
-        figures.append((f"{label.capitalize()} per experiment", "accuracy_per_experiment", fig))
+        fig = plots.metric_per_experiment(finished, metric, list(summary["label"]))
+        figures.append(
+            (
+                f"{label.capitalize()} of every run (budget in brackets)",
+                "accuracy_per_experiment",
+                fig,
+            )
+        )
     if not curves.empty:
         fig = plots.learning_curves(
-            curves, "Learning curves of each experiment's best trial", hue="experiment"
+            curves, "Learning curves of each sweep's selected configuration", hue="experiment"
         )
-        figures.append(("Learning curves (best trial per experiment)", "learning_curves", fig))
+        figures.append(
+            (
+                "Learning curves (the best run of each selected configuration)",
+                "learning_curves",
+                fig,
+            )
+        )
     varying = stats.searched_params(finished)
     if varying and has_metric:
         fig = plots.params_vs_metric(finished, varying, metric)
         figures.append(("Searched parameters vs accuracy", "params_vs_accuracy", fig))
-    if M.BEST_VAL_ACCURACY in finished and finished[M.BEST_VAL_ACCURACY].notna().any():
+    if finished[M.VAL_ACCURACY].notna().any():
         fig = plots.optimization_history(
-            _optimization_frame(frame),
-            M.BEST_VAL_ACCURACY,
+            _optimization_frame(frame.assign(experiment=frame["unit"].map(labels))),
+            M.VAL_ACCURACY,
             maximize=True,
             hue="experiment",
             units="sweep",
@@ -236,32 +299,40 @@ def _ci(row: pd.Series, prefix: str) -> str:
     return "–" if math.isnan(low) else f"{100 * low:.2f}–{100 * high:.2f}"
 
 
+def _interval(row: pd.Series, prefix: str) -> str:
+    """Mean ± std and the 95% t-interval, or why there is none."""
+    if row[f"{prefix}_n"] != row[f"{prefix}_n"] or not row[f"{prefix}_n"]:  # NaN or 0
+        return "–"
+    ci = "n < 2: no interval" if math.isnan(row[f"{prefix}_ci_low"]) else _ci(row, prefix)
+    return f"{_pm(row[f'{prefix}_mean'], row[f'{prefix}_std'])} ({ci})"
+
+
 def summary_table(summary: pd.DataFrame) -> Table:
+    """One row per sweep: its selected configuration (highest mean validation accuracy)
+    and how that configuration's runs did."""
     headers = (
-        "experiment",
+        "sweep",
         "budget",
-        "trials (failed)",
-        "val mean ± std",
-        "val best",
-        "test mean ± std",
-        "test 95% CI",
-        "test median",
-        "test best",
-        "best trial's params",
+        "runs (failed)",
+        "configs",
+        "selected configuration",
+        "n",
+        "val mean ± std (95% CI)",
+        "test mean ± std (95% CI)",
         "train h",
     )
     rows = tuple(
         (
-            str(r["experiment"]),
+            str(r["sweep"]),
             r["budget"],
-            f"{r['trials']} ({r['failed']})",
-            _pm(r["val_mean"], r["val_std"]),
-            _pct(r["val_best"]),
-            _pm(r["test_mean"], r["test_std"]),
-            _ci(r, "test"),
-            _pct(r["test_median"]),
-            _pct(r["test_best"]),
-            r["best_params"] or "–",
+            f"{r['runs']} ({r['failed']})",
+            str(r["configurations"]),
+            f"{r['selected_config']}: {r['selected_params'] or 'fixed config'}"
+            if r["selected_config"]
+            else "–",
+            str(r["n"]),
+            _interval(r, "val"),
+            _interval(r, "test"),
             f"{r['train_hours']:.2f}",
         )
         for _, r in summary.iterrows()
@@ -269,27 +340,60 @@ def summary_table(summary: pd.DataFrame) -> Table:
     return Table(headers, rows)
 
 
-def comparison_table(comparison: pd.DataFrame) -> Table:
+def configurations_table(configs: pd.DataFrame) -> Table:
+    headers = (
+        "sweep",
+        "config",
+        "params",
+        "runs",
+        "val mean ± std (95% CI)",
+        "test mean ± std (95% CI)",
+        "selected",
+    )
     rows = tuple(
         (
-            str(r["experiment"]),
+            f"{r['sweep']} [{r['budget']}]",
+            r["config_id"],
+            r["params"] or "fixed config",
+            str(r["runs"]),
+            _interval(r, "val"),
+            _interval(r, "test"),
+            "yes" if r["selected"] else "",
+        )
+        for _, r in configs.iterrows()
+    )
+    return Table(headers, rows)
+
+
+def comparison_table(comparison: pd.DataFrame, labels: dict[str, str]) -> Table:
+    """``labels``: each unit's sweep label with its budget."""
+    rows = tuple(
+        (
+            labels[r["unit"]],
             str(r["n"]),
             "–" if math.isnan(r["diff"]) else f"{100 * r['diff']:+.2f} points",
             "–" if math.isnan(r["p_value"]) else f"{r['p_value']:.3g}",
+            "–" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}",
             r["verdict"],
         )
         for _, r in comparison.iterrows()
     )
-    return Table(("experiment", "trials", "difference in mean", "p-value", "verdict"), rows)
+    headers = ("sweep", "n", "difference in mean", "p (Welch)", "p (Holm)", "verdict")
+    return Table(headers, rows)
 
 
-def result_blocks(summary: pd.DataFrame, comparison: pd.DataFrame) -> list[Block]:
-    """The two tables and the sentence between them."""
-    baseline = comparison["baseline"].iloc[0]
+def result_blocks(summary: pd.DataFrame, comparison: pd.DataFrame, metric: str) -> list[Block]:
+    """The two tables and the sentences around them."""
+    labels = dict(zip(summary["unit"], summary["label"], strict=True))
+    baseline = labels[comparison["baseline"].iloc[0]]
     return [
+        "Each sweep's **selected configuration** is the one with the highest mean validation "
+        "accuracy over its runs (one seed each); the test set is never used to choose. "
+        "n = runs of that configuration; intervals are 95% t-intervals of the mean.",
         summary_table(summary),
-        f"Compared with **{baseline}** (Welch's t-test on the trials' accuracy, 5% level):",
-        comparison_table(comparison),
+        f"Compared with **{baseline}** on `{metric}` of the selected configurations' runs "
+        "(Welch's t-test; p-values Holm-corrected across the comparisons; 5% level):",
+        comparison_table(comparison, labels),
     ]
 
 
@@ -355,45 +459,75 @@ def _check_metric(frame: pd.DataFrame, metric: str) -> None:
         )
 
 
-def _pick_baseline(names: list[str], baseline: str | None) -> str:
+def _pick_baseline(summary: pd.DataFrame, baseline: str | None) -> str:
+    """The unit to compare against: the latest sweep of the named experiment (default:
+    the first experiment); a sweep's label or run id prefix picks one sweep."""
+    names = list(dict.fromkeys(summary["experiment"]))
     if baseline is None:
-        return names[0]
-    if baseline in names:
-        return baseline
+        baseline = names[0]
+    for _, row in summary.iloc[::-1].iterrows():
+        if baseline in (row["sweep"], row["experiment"]) or row["unit"].split("/")[1].startswith(
+            baseline
+        ):
+            return row["unit"]
     found = [n for n in names if matches(n, baseline)]
     if not found:
         raise ReportError(
             f"baseline {baseline!r} is not among the experiments ({', '.join(names)})."
         )
-    return found[0]
+    return summary[summary["experiment"] == found[0]]["unit"].iloc[-1]
 
 
 def _comparison(frame: pd.DataFrame, summary: pd.DataFrame, baseline: str, metric: str):
     comparison = stats.compare(frame, baseline, metric)
     # a difference between runs made under different budgets is not the idea's alone
-    budgets = dict(zip(summary["experiment"], summary["budget"], strict=True))
-    differ = comparison["experiment"].map(budgets) != budgets[baseline]
+    budgets = dict(zip(summary["unit"], summary["budget"], strict=True))
+    differ = comparison["unit"].map(budgets) != budgets[baseline]
     comparison.loc[differ, "verdict"] += " (budgets differ)"
     return comparison
 
 
-def _best_confusion_matrix(
-    client: Any, frame: pd.DataFrame, metric: str, out: Path
-) -> Figure | None:
-    """The confusion matrix the best trial (by ``metric``) logged, copied into ``out``."""
-    finished = frame[frame["status"] == "FINISHED"]
-    if metric not in finished or not finished[metric].notna().any():
+def _selected_confusion_matrix(client: Any, summary: pd.DataFrame, out: Path) -> Figure | None:
+    """The confusion matrix of the run that stands for the sweep whose selected
+    configuration has the highest mean validation accuracy, copied into ``out``."""
+    ranked = summary.dropna(subset=["val_mean"]).sort_values("val_mean", ascending=False)
+    if ranked.empty:
         return None
-    best = finished.loc[finished[metric].idxmax()]
-    path = load_artifact(client, best["run_id"], "confusion_matrix.png", out)
+    best = ranked.iloc[0]
+    path = load_artifact(client, best["best_run_id"], "confusion_matrix.png", out)
     if path is None:
         return None
     path.rename(out / "best_confusion_matrix.png")
     caption = (
-        f"Confusion matrix of the best trial ({best['experiment']}, "
-        f"{metric.replace('_', ' ')} {best[metric]:.4f}, run {best['run_id'][:8]})"
+        f"Confusion matrix on the test set of {best['label']}: the best run (on validation) "
+        f"of its selected configuration {best['selected_config']}, run {best['best_run_id'][:8]}"
     )
     return Figure(caption, "best_confusion_matrix.png")
+
+
+RUNS_COLUMNS = (
+    "experiment",
+    "parent_run_id",
+    "run_id",
+    "config_id",
+    "seed",
+    "role",
+    "status",
+    M.VAL_ACCURACY,
+    M.TEST_ACCURACY,
+    M.EPOCHS_RUN,
+    "selected",
+)
+
+
+def _runs_csv(frame: pd.DataFrame, path: Path) -> None:
+    """One row per child run: the columns above first, then every param and metric."""
+    frame = frame.copy()
+    for col in RUNS_COLUMNS:
+        if col not in frame:
+            frame[col] = None
+    rest = [c for c in frame.columns if c not in RUNS_COLUMNS and c not in ("unit", "sweep_key")]
+    frame[list(RUNS_COLUMNS) + rest].to_csv(path, index=False)
 
 
 def build_report(
@@ -404,14 +538,18 @@ def build_report(
     since: datetime | None = None,
     metric: str = M.TEST_ACCURACY,
     baseline: str | None = None,
+    pool: bool = False,
 ) -> Report:
-    """Everything ``analyze_results.py`` does: load, summarise, compare, plot, write."""
+    """Everything ``analyze_results.py`` does: load, summarise, compare, plot, write.
+    ``metric`` is what is compared and drawn; selection is always on validation."""
     import matplotlib.pyplot as plt
 
     frame, client = load_runs(tracking_uri, experiments, since)
     _check_metric(frame, metric)
-    summary = stats.summarize(frame, metric)
-    baseline = _pick_baseline(list(summary["experiment"]), baseline)
+    frame = stats.mark_selected(assign_units(frame, pool))
+    summary = stats.summarize(frame)
+    summary["label"] = summary["sweep"] + " [" + summary["budget"] + "]"
+    baseline = _pick_baseline(summary, baseline)
     comparison = _comparison(frame, summary, baseline, metric)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -420,24 +558,27 @@ def build_report(
         fig.savefig(out / name, dpi=110, bbox_inches="tight")
         plt.close(fig)
         figures.append(Figure(caption, name))
-    cm = _best_confusion_matrix(client, frame, metric, out)
+    cm = _selected_confusion_matrix(client, summary, out)
     figures += [cm] if cm else []
-    results = result_blocks(summary, comparison)
-    blocks = [_stamp(tracking_uri, metric), *results, *_notes(frame)]
+    results = result_blocks(summary, comparison, metric)
+    configs = [
+        "Every configuration of every sweep (its runs are independent seeds):",
+        configurations_table(stats.configurations(frame)),
+    ]
+    blocks = [_stamp(tracking_uri), *results, *configs, *_notes(frame)]
     title = "fmnist-sweep analysis"
     (out / "analysis.md").write_text(to_markdown([f"# {title}", *blocks, *figures]) + "\n")
     (out / "analysis.html").write_text(to_html([*blocks, *figures], out, title))
-    frame.to_csv(out / "runs.csv", index=False)
+    _runs_csv(frame, out / "runs.csv")
     files = (out / "analysis.md", out / "analysis.html", out / "runs.csv")
     files += tuple(out / f.name for f in figures)
     return Report(summary, comparison, frame, to_markdown(results), files)
 
 
-def _stamp(tracking_uri: str, metric: str) -> str:
+def _stamp(tracking_uri: str) -> str:
     return (
-        f"Generated {datetime.now():%Y-%m-%d %H:%M} from `{tracking_uri}`; metric for "
-        f"'best' and the comparison: `{metric}`. Budget = epochs per trial, training "
-        "images, device."
+        f"Generated {datetime.now():%Y-%m-%d %H:%M} from `{tracking_uri}`. One row per "
+        "sweep; budget = epochs per run, training images, device."
     )
 
 
@@ -446,8 +587,8 @@ def _notes(frame: pd.DataFrame) -> list[str]:
     if not missing:
         return []
     return [
-        f"{missing} trial(s) did not finish (FAILED/KILLED/RUNNING) and are "
-        "counted in 'trials' but not in the statistics."
+        f"{missing} run(s) did not finish (FAILED/KILLED/RUNNING) and are "
+        "counted in 'runs' but not in the statistics."
     ]
 
 

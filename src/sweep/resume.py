@@ -51,6 +51,7 @@ class SweepState:
     parent_run_id: str
     config_hash: str
     trials: Any  # hyperopt.Trials
+    searched: bool = False  # the search phase is over: only repeats are left
 
 
 # ----------------------------------------------------------------------------- on disk

@@ -6,6 +6,7 @@ This is the only module that imports ``hyperopt.hp``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -36,8 +37,14 @@ def dimension(label: str, dist: Distribution) -> Any:
     return BUILDERS[dist.kind](label, dist.args)
 
 
-def build_space(config: ExperimentConfig) -> dict[str, Any]:
-    """``{"model.filters": hp.choice(...), ...}``: one labelled dimension per search key."""
+FIXED = "(fixed config)"  # the one dimension of an empty search: Hyperopt needs one
+
+
+def build_space(config: ExperimentConfig) -> Any:
+    """``{"model.filters": hp.choice(...), ...}``: one labelled dimension per search key.
+    An empty search is one choice of one empty sample: every trial is the fixed config."""
+    if not config.search:
+        return hp.choice(FIXED, [{}])
     return {dotted: dimension(dotted, dist) for dotted, dist in config.search.items()}
 
 
@@ -61,3 +68,13 @@ def apply_sample(config: ExperimentConfig, sample: dict[str, Any]) -> Experiment
 def trial_params(sample: dict[str, Any]) -> dict[str, Any]:
     """The sampled values as plain Python (for logs and the trials table)."""
     return {k: _plain(v) for k, v in sample.items()}
+
+
+def grid_points(config: ExperimentConfig) -> list[dict[str, int]]:
+    """Every combination of the (choice) search dimensions, as Hyperopt writes a point:
+    ``{label: index of the chosen option}``; one empty point for an empty search."""
+    if not config.search:
+        return [{FIXED: 0}]
+    keys = list(config.search)
+    options = [range(len(config.search[k].args)) for k in keys]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*options)]

@@ -6,6 +6,7 @@ plotting; every function takes and returns plain values or DataFrames.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as M
+from . import selection
 
 STAT_FIELDS = ("n", "mean", "std", "ci_low", "ci_high", "median", "best")
 
@@ -71,13 +73,18 @@ def budget(group: pd.DataFrame) -> str:
 
 def searched_params(frame: pd.DataFrame) -> list[str]:
     """Param columns that vary within at least one experiment (the searched ones)."""
-    cols = [
+    return [
         c
-        for c in frame.columns
-        if c.startswith("params.")
-        and not c.startswith(("params.resolved.", "params.name", "params.hypothesis"))
+        for c in _param_columns(frame)
+        if (frame.groupby("experiment")[c].nunique(dropna=True) > 1).any()
     ]
-    return [c for c in cols if (frame.groupby("experiment")[c].nunique(dropna=True) > 1).any()]
+
+
+def _param_columns(frame: pd.DataFrame) -> list[str]:
+    """The config's params, without what differs between runs of one configuration (the
+    seed) or describes where it ran."""
+    skip = ("params.resolved.", "params.name", "params.hypothesis", "params.train.seed")
+    return [c for c in frame.columns if c.startswith("params.") and not c.startswith(skip)]
 
 
 def short(value: Any) -> str:
@@ -89,77 +96,130 @@ def short(value: Any) -> str:
     return str(value) if number.is_integer() else f"{number:.4g}"
 
 
-def summarize(frame: pd.DataFrame, metric: str = M.TEST_ACCURACY) -> pd.DataFrame:
-    """One row per experiment: trials, failures, stats of validation and test accuracy,
-    the best trial (by ``metric``) and its params, the budget and the training time."""
-    varying = searched_params(frame)
-    return pd.DataFrame(
-        [
-            _experiment_row(name, group, metric, varying)
-            for name, group in frame.groupby("experiment", sort=False)
-        ]
+def mark_selected(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``selected``: the runs of each unit's (sweep's) selected configuration, by the
+    sweep's own rule (highest mean validation accuracy; :func:`selection.best`)."""
+    frame = frame.copy()
+    frame["selected"] = False
+    for _, group in frame.groupby("unit", sort=False):
+        ok = group[group["status"] == "FINISHED"]
+        cid = selection.best(zip(ok["config_id"], ok[M.VAL_ACCURACY].astype(float), strict=True))
+        frame.loc[group.index, "selected"] = group["config_id"] == cid
+    return frame
+
+
+def _params_of(group: pd.DataFrame, varying: list[str]) -> str:
+    first = group.iloc[0]
+    return ", ".join(
+        f"{c.removeprefix('params.')}={short(first[c])}" for c in varying if pd.notna(first.get(c))
     )
 
 
-def _experiment_row(
-    name: str, group: pd.DataFrame, metric: str, varying: list[str]
-) -> dict[str, Any]:
-    finished = group[group["status"] == "FINISHED"]
-    seconds = group.get(M.TRAIN_SECONDS, pd.Series(dtype=float))
-    row: dict[str, Any] = {
-        "experiment": name,
-        "sweeps": group["parent_run_id"].nunique(),
-        "trials": len(group),
-        "finished": len(finished),
-        "failed": int((group["status"] == "FAILED").sum()),
-        "budget": budget(group),
-        "train_hours": float(seconds.sum()) / 3600,
-    }
-    for col, prefix in ((M.BEST_VAL_ACCURACY, "val"), (M.TEST_ACCURACY, "test")):
+def _stat_columns(row: dict[str, Any], finished: pd.DataFrame) -> None:
+    for col, prefix in ((M.VAL_ACCURACY, "val"), (M.TEST_ACCURACY, "test")):
         s = describe(finished[col]) if col in finished else None
         for f in STAT_FIELDS:
             row[f"{prefix}_{f}"] = getattr(s, f) if s else math.nan
-    row["best_run_id"], row["best_params"] = None, ""
-    if metric in finished and finished[metric].notna().any():
-        best = finished.loc[finished[metric].idxmax()]
-        row["best_run_id"] = best["run_id"]
-        row["best_params"] = ", ".join(
-            f"{c.removeprefix('params.')}={short(best[c])}"
-            for c in varying
-            if pd.notna(best.get(c)) and group[c].nunique() > 1
-        )
-    return row
+
+
+def configurations(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration of each unit: its runs, and the statistics of its
+    finished runs (independent seeds)."""
+    rows = []
+    for (_, cid), group in frame.groupby(["unit", "config_id"], sort=False):
+        varying = _varying_in(frame[frame["unit"] == group["unit"].iloc[0]])
+        finished = group[group["status"] == "FINISHED"]
+        row: dict[str, Any] = {
+            "experiment": group["experiment"].iloc[0],
+            "sweep": group["sweep"].iloc[0],
+            "config_id": cid,
+            "budget": budget(group),
+            "params": _params_of(group, varying),
+            "runs": len(group),
+            "selected": bool(group["selected"].any()),
+        }
+        _stat_columns(row, finished)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _varying_in(unit: pd.DataFrame) -> list[str]:
+    """The searched params of one unit: those that differ between its configurations."""
+    return [c for c in _param_columns(unit) if unit[c].nunique(dropna=True) > 1]
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit (a sweep, or pooled sweeps): its runs and failures, the selected
+    configuration with the statistics of its runs, the budget and the training time.
+    ``frame`` has the ``unit``, ``sweep`` and ``selected`` columns (:func:`mark_selected`)."""
+    rows = []
+    for _, group in frame.groupby("unit", sort=False):
+        chosen = group[group["selected"] & (group["status"] == "FINISHED")]
+        seconds = group.get(M.TRAIN_SECONDS, pd.Series(dtype=float))
+        row: dict[str, Any] = {
+            "experiment": group["experiment"].iloc[0],
+            "sweep": group["sweep"].iloc[0],
+            "unit": group["unit"].iloc[0],
+            "runs": len(group),
+            "failed": int((group["status"] == "FAILED").sum()),
+            "configurations": group["config_id"].nunique(),
+            "budget": budget(group),
+            "train_hours": float(seconds.sum()) / 3600,
+            "selected_config": chosen["config_id"].iloc[0] if len(chosen) else None,
+            "selected_params": _params_of(chosen, _varying_in(group)) if len(chosen) else "",
+            "n": len(chosen),
+            "best_run_id": None,
+        }
+        _stat_columns(row, chosen)
+        if len(chosen):  # the run that stands for the configuration: its best on validation
+            row["best_run_id"] = chosen.loc[chosen[M.VAL_ACCURACY].astype(float).idxmax()][
+                "run_id"
+            ]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def compare(
     frame: pd.DataFrame, baseline: str, metric: str = M.TEST_ACCURACY, alpha: float = 0.05
 ) -> pd.DataFrame:
-    """Each experiment against ``baseline``: difference in mean ``metric``, Welch's t-test
-    p-value, and a verdict that claims a difference only where the data supports it."""
-    finished = frame[frame["status"] == "FINISHED"]
-    base = finished.loc[finished["experiment"] == baseline, metric].dropna().astype(float)
+    """Each unit against the ``baseline`` unit, on the runs of each one's selected
+    configuration (independent seeds): difference in mean ``metric``, Welch's t-test,
+    p-values Holm-corrected across the comparisons made, and a plain verdict."""
+    from statsmodels.stats.multitest import multipletests
+
+    chosen = frame[frame["selected"] & (frame["status"] == "FINISHED")]
+    values = {u: g[metric].dropna().astype(float) for u, g in chosen.groupby("unit", sort=False)}
+    base = values.get(baseline, pd.Series(dtype=float))
     rows = []
-    for name, group in finished.groupby("experiment", sort=False):
-        values = group[metric].dropna().astype(float)
-        row: dict[str, Any] = {"experiment": name, "baseline": baseline, "n": len(values)}
-        if name == baseline:
-            row.update(diff=0.0, p_value=math.nan, verdict="(reference)")
+    for unit in frame["unit"].unique():
+        v = values.get(unit, pd.Series(dtype=float))
+        row: dict[str, Any] = {"unit": unit, "baseline": baseline, "n": len(v)}
+        row["diff"] = v.mean() - base.mean() if len(v) and len(base) else math.nan
+        row["p_value"] = row["p_holm"] = math.nan
+        if unit == baseline:
+            row["verdict"] = "(reference)"
+        elif len(v) < 2 or len(base) < 2:
+            row["verdict"] = "not enough repeats (n < 2)"
         else:
-            row.update(_welch(values, base, alpha))
+            row["p_value"] = _welch_p(v, base)
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    tested = out["p_value"].notna()
+    if tested.any():
+        reject, adjusted, *_ = multipletests(out.loc[tested, "p_value"], alpha, method="holm")
+        out.loc[tested, "p_holm"] = adjusted
+        out.loc[tested, "verdict"] = [
+            ("better" if d > 0 else "worse") if r else "no detectable difference"
+            for r, d in zip(reject, out.loc[tested, "diff"], strict=True)
+        ]
+    return out
 
 
-def _welch(values: pd.Series, base: pd.Series, alpha: float) -> dict[str, Any]:
+def _welch_p(values: pd.Series, base: pd.Series) -> float:
     from scipy import stats
 
-    if len(values) < 2 or len(base) < 2:
-        diff = values.mean() - base.mean() if len(values) and len(base) else math.nan
-        return {"diff": diff, "p_value": math.nan, "verdict": "not enough runs"}
-    diff = values.mean() - base.mean()
-    if values.std() == 0 and base.std() == 0:
-        p = 0.0 if diff else 1.0
-    else:
-        p = float(stats.ttest_ind(values, base, equal_var=False).pvalue)
-    verdict = "no detectable difference" if p >= alpha else ("better" if diff > 0 else "worse")
-    return {"diff": diff, "p_value": p, "verdict": verdict}
+    if values.std() == 0 and base.std() == 0:  # identical runs: no test to make
+        return 0.0 if values.mean() != base.mean() else 1.0
+    with warnings.catch_warnings():  # one side's runs all equal: scipy warns, rightly computes
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        return float(stats.ttest_ind(values, base, equal_var=False).pvalue)

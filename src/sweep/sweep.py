@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import time
+from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,11 +19,11 @@ import numpy as np
 from loguru import logger
 
 from . import metrics as M
-from . import resume
+from . import resume, selection
 from .backends import Backend, make_backend
 from .config import ExperimentConfig, content_hash, to_yaml
 from .signals import GracefulStop, SweepInterrupted
-from .space import apply_sample, build_space
+from .space import apply_sample, build_space, grid_points
 from .tracking import DEFAULT_TRACKING_URI, Tracker, git_commit
 from .trial import STATUS_OK, Objective, TrialContext, TrialSummary
 
@@ -57,10 +59,18 @@ class SweepResult:
         return len(self.trials) - len(self.finished)
 
     @property
+    def selected(self) -> tuple[TrialSummary, ...]:
+        """The finished runs of the selected configuration: the one with the highest mean
+        validation accuracy over its runs (the test set never takes part)."""
+        cid = selection.best((t.config_id, t.val_accuracy) for t in self.finished)
+        return tuple(t for t in self.finished if t.config_id == cid)
+
+    @property
     def best(self) -> TrialSummary | None:
-        """The trial with the lowest hyperopt loss (selected on validation, never test)."""
-        done = self.finished
-        return min(done, key=lambda t: t.loss) if done else None
+        """The run that stands for the selected configuration (its model is logged): the
+        one of its runs with the highest validation accuracy."""
+        runs = self.selected
+        return max(runs, key=lambda t: t.val_accuracy or 0.0) if runs else None
 
 
 @dataclass
@@ -110,19 +120,70 @@ def _after_each_trial(save: Any, stop: Any, graceful: GracefulStop | None):
     return fn
 
 
-def _algo(name: str) -> Any:
+def _algo(config: ExperimentConfig) -> Any:
     from hyperopt import anneal, rand, tpe
 
-    return {"tpe": tpe.suggest, "random": rand.suggest, "anneal": anneal.suggest}[name]
+    if config.sweep.algo == "grid":
+        return _grid(grid_points(config))
+    return {"tpe": tpe.suggest, "random": rand.suggest, "anneal": anneal.suggest}[
+        config.sweep.algo
+    ]
+
+
+def _grid(points: list[dict[str, int]]) -> Any:
+    """A Hyperopt algorithm that proposes the grid's points, the least-run first (ties in
+    grid order): every combination once, then every combination again, and so on."""
+    from hyperopt.fmin import generate_trial
+
+    def key(point: dict[str, int]) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(point.items()))
+
+    def suggest(new_ids: list[int], domain: Any, trials: Any, seed: int) -> list[Any]:
+        counts = Counter(
+            key({k: int(v[0]) for k, v in doc["misc"]["vals"].items() if v})
+            for doc in trials.trials
+        )
+        docs = []
+        for tid in new_ids:
+            point = min(points, key=lambda p: counts[key(p)])  # the first of the least-run
+            counts[key(point)] += 1
+            docs.append(generate_trial(tid, point))
+        return docs
+
+    return suggest
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (None: no deadline)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _search_size(config: ExperimentConfig) -> int:
+    """Runs of the search phase: ``max_evals``; for a grid, its size times ``repeats``."""
+    s = config.sweep
+    return config.grid_size() * s.repeats if s.algo == "grid" else s.max_evals
+
+
+def _owed_runs(trials: Any, config: ExperimentConfig) -> list[dict[str, Any]]:
+    """Trial documents to run again (one per run owed by ``repeats``), as proposals."""
+    summaries = summarize(trials)
+    counts: dict[str, int] = {}
+    first: dict[str, dict[str, Any]] = {}
+    for t, doc in zip(summaries, _evaluated(trials), strict=True):
+        counts[t.config_id] = counts.get(t.config_id, 0) + 1
+        first.setdefault(t.config_id, doc)
+    runs = [(t.config_id, t.val_accuracy) for t in summaries if t.status == STATUS_OK]
+    owed = selection.missing_runs(runs, counts, config.sweep.repeats, config.sweep.repeat_top)
+    return [first[cid] for cid in owed]
+
+
+def _evaluated(trials: Any) -> list[dict[str, Any]]:
+    return [t for t in trials.trials if t.get("result", {}).get("status") in (STATUS_OK, "fail")]
 
 
 def summarize(trials: Any) -> tuple[TrialSummary, ...]:
     """Hyperopt's trials -> one summary per evaluated trial, in order."""
-    return tuple(
-        TrialSummary.from_result(t["result"], t["tid"])
-        for t in trials.trials
-        if t.get("result", {}).get("status") in (STATUS_OK, "fail")
-    )
+    return tuple(TrialSummary.from_result(t["result"], t["tid"]) for t in _evaluated(trials))
 
 
 def record_sweep(
@@ -133,11 +194,12 @@ def record_sweep(
 
     from . import plots
 
-    best = result.best
+    best, selected = result.best, result.selected
     values = {M.N_TRIALS: len(result.trials), M.N_FAILED: result.n_failed}
-    if best is not None:
-        values[M.BEST_VAL_ACCURACY] = max(t.val_accuracy for t in result.finished)
-        values[M.BEST_TEST_ACCURACY] = best.test_accuracy  # of the trial selected on val
+    if best is not None:  # the selected configuration's means over its runs
+        values[M.BEST_VAL_ACCURACY] = float(np.mean([t.val_accuracy for t in selected]))
+        values[M.BEST_TEST_ACCURACY] = float(np.mean([t.test_accuracy for t in selected]))
+        values[M.SELECTED_RUNS] = len(selected)
     tracker.log_metrics(result.parent_run_id, values)
     table = pd.DataFrame([_table_row(t) for t in result.trials])
     tracker.log_table(result.parent_run_id, table, "trials.csv")
@@ -150,13 +212,17 @@ def record_sweep(
     tracker.log_figure(result.parent_run_id, figure, "optimization_history.png")
     if best is not None and best.run_id:
         _log_best_model(tracker, best, config, scratch)
-        tracker.set_tags(result.parent_run_id, {M.TAG_BEST_TRIAL: best.run_id})
+        tags = {M.TAG_BEST_TRIAL: best.run_id, M.TAG_BEST_CONFIG: best.config_id}
+        tracker.set_tags(result.parent_run_id, tags)
 
 
 def _table_row(t: TrialSummary) -> dict[str, Any]:
     return {
         "trial": t.number,
         "status": t.status,
+        "config_id": t.config_id,
+        "role": t.role,
+        "seed": t.seed,
         **t.params,
         "loss": t.loss,
         M.VAL_ACCURACY: t.val_accuracy,
@@ -177,7 +243,8 @@ def _log_best_model(
 ) -> None:
     checkpoint = scratch / f"{best.run_id}.pt"
     if checkpoint.is_file():
-        (scratch / "config.yaml").write_text(to_yaml(apply_sample(config, best.params)))
+        trained = apply_sample(config, {**best.params, "train.seed": best.seed})
+        (scratch / "config.yaml").write_text(to_yaml(trained))
         tracker.log_file(best.run_id, checkpoint.rename(scratch / "state_dict.pt"), "model")
         tracker.log_file(best.run_id, scratch / "config.yaml", "model")
 
@@ -209,7 +276,7 @@ def _start_parent(
     tracker: Tracker, experiment_id: str, config: ExperimentConfig, yaml_path: str | Path | None
 ) -> str:
     """A new parent run, tagged with its file, the file's hash and the git commit."""
-    tags = {M.TAG_ROLE: "sweep"}
+    tags = {M.TAG_ROLE: "sweep", M.TAG_CONFIG_HASH: selection.setup_hash(config)}
     if yaml_path is not None:
         tags[M.TAG_YAML] = str(yaml_path)
         tags[M.TAG_YAML_HASH] = content_hash(yaml_path)
@@ -295,10 +362,8 @@ def _search(
     rerun: list[dict[str, Any]],
     stop: GracefulStop,
 ) -> Any:
-    """``fmin`` until ``max_evals`` trials are done; returns the trials object."""
-    from hyperopt import fmin
-    from hyperopt.exceptions import AllTrialsFailed
-
+    """The search (``max_evals`` trials, or the grid), then the repeats it owes; returns
+    the trials object."""
     s = config.sweep
     ctx = TrialContext(
         tracking_uri=options.tracking_uri,
@@ -310,33 +375,82 @@ def _search(
         allow_pickle=options.allow_pickle,
         threads=backend.threads,
     )
-    done = resume.n_evaluated(sweep.state.trials)
     trials = backend.trials(sweep.state.trials)
-
-    def save() -> None:
-        sweep.save(backend.snapshot(trials))
-
-    should_stop = stop.is_set if backend.patient else None
-    objective = Objective(config, ctx, backend.first_number(done), should_stop)
     if backend.describe():
         logger.info("{}", backend.describe())
-    with stop.impatient(not backend.patient), suppress(AllTrialsFailed):  # a result, too
-        fmin(
-            backend.wrap(objective, save),
-            build_space(config),
-            algo=resume.replay_first(_algo(s.algo), rerun),
-            max_evals=s.max_evals,
-            timeout=s.timeout_minutes * 60 if s.timeout_minutes else None,
-            trials=trials,
-            # a resumed sweep must not replay the random draws of its first run
-            rstate=np.random.default_rng([s.seed, done]),
-            early_stop_fn=_after_each_trial(
-                save,
-                no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None,
-                stop if backend.patient else None,  # Spark calls it from another thread
-            ),
-            show_progressbar=options.show_progress,
+    phase = _Phase(config, options, backend, ctx, trials, sweep, stop)
+    deadline = time.monotonic() + s.timeout_minutes * 60 if s.timeout_minutes else None
+    if not sweep.state.searched:  # a sweep resumed in its repeats does not search again
+        rule = no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None
+        algo = resume.replay_first(_algo(config), rerun)
+        phase.run(algo, _search_size(config), rule, _left(deadline))
+        sweep.state.searched = True
+        phase.save()
+    # repeats can change which configurations are best: until the best have theirs (at
+    # most `repeats` runs of each configuration the search found)
+    while owed := _owed_runs(trials, config):
+        before = len(phase.done())
+        if deadline is not None and _left(deadline) <= 0:
+            logger.warning("timeout: {} repeat run(s) owed are not run", len(owed))
+            break
+        logger.info("repeats: {} more run(s) of the best configuration(s)", len(owed))
+        phase.run(
+            resume.replay_first(_algo(config), owed), before + len(owed), None, _left(deadline)
         )
-    save()
+        if len(phase.done()) == before:  # nothing could run: do not ask again
+            logger.warning("{} repeat run(s) owed could not be run", len(owed))
+            break
+    phase.save()
     backend.finish(tracker, trials)
     return trials
+
+
+@dataclass
+class _Phase:
+    """One ``fmin`` call over the sweep's trials: the search, or the repeats."""
+
+    config: ExperimentConfig
+    options: RunOptions
+    backend: Backend
+    ctx: TrialContext
+    trials: Any
+    sweep: _Sweep
+    stop: GracefulStop
+
+    def done(self) -> tuple[TrialSummary, ...]:
+        return summarize(self.trials)
+
+    def save(self) -> None:
+        self.sweep.save(self.backend.snapshot(self.trials))
+
+    def run(self, algo: Any, max_evals: int, rule: Any = None, timeout: float | None = None):
+        from hyperopt import fmin
+        from hyperopt.exceptions import AllTrialsFailed
+
+        done = resume.n_evaluated(self.trials)
+        if done >= max_evals:
+            return
+        self.backend.ready(self.trials)
+        patient = self.backend.patient
+        objective = Objective(
+            self.config,
+            self.ctx,
+            self.backend.first_number(done),
+            self.stop.is_set if patient else None,
+            seen=(t.config_id for t in self.done()),
+        )
+        with self.stop.impatient(not patient), suppress(AllTrialsFailed):  # a result, too
+            fmin(
+                self.backend.wrap(objective, self.save),
+                build_space(self.config),
+                algo=algo,
+                max_evals=max_evals,
+                timeout=timeout,
+                trials=self.trials,
+                # a resumed sweep must not replay the random draws of its first run
+                rstate=np.random.default_rng([self.config.sweep.seed, done]),
+                early_stop_fn=_after_each_trial(
+                    self.save, rule, self.stop if patient else None
+                ),  # Spark calls it from another thread: no stop flag there
+                show_progressbar=self.options.show_progress,
+            )

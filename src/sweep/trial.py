@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import secrets
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from loguru import logger
 
 from . import metrics as M
 from .config import ExperimentConfig
+from .selection import REPEAT, TRIAL, config_id, trial_seed
 from .signals import SweepInterrupted
 from .space import apply_sample, trial_params
 
@@ -83,6 +85,9 @@ class TrialSummary:
     val_accuracy: float | None = None
     test_accuracy: float | None = None
     failure: str | None = None
+    config_id: str = ""  # selection.config_id of params
+    seed: int | None = None  # the training seed of this run
+    role: str | None = None  # "trial" or "repeat" (on Spark: set by the driver afterwards)
 
     def to_result(self) -> dict[str, Any]:
         """Hyperopt's result dict (plain values, so that trials files and Spark carry it)."""
@@ -92,7 +97,8 @@ class TrialSummary:
     @classmethod
     def from_result(cls, result: dict[str, Any], tid: int) -> TrialSummary:
         values = {f.name: result.get(f.name) for f in dataclasses.fields(cls)}
-        return cls(**{**values, "number": values["number"] or tid + 1})
+        cid = values["config_id"] or config_id(values["params"] or {})
+        return cls(**{**values, "number": values["number"] or tid + 1, "config_id": cid})
 
 
 def place_trial(requested: str, precision: str, threads: int | None) -> tuple[torch.device, str]:
@@ -137,7 +143,7 @@ def train_trial(
         pickle_file=ctx.data_pickle,
         allow_pickle=ctx.allow_pickle,
     )
-    torch.manual_seed(trial.train.seed)  # same init for every trial: only params differ
+    torch.manual_seed(trial.train.seed)  # init and batch order: this run's own seed
     model = build_model(trial.model).to(device)
     fitted = fit(
         model, splits, trial.train, device=device, on_epoch=on_epoch, should_stop=should_stop
@@ -172,6 +178,7 @@ def record_trial(tracker: Tracker, run_id: str, outcome: TrialOutcome, title: st
     tracker.log_metrics(
         run_id,
         {
+            M.MODEL_VAL_ACCURACY: outcome.val_accuracy,
             M.BEST_VAL_ACCURACY: outcome.best_val_accuracy,
             M.TEST_ACCURACY: outcome.test_accuracy,
             M.TEST_LOSS: outcome.test_loss,
@@ -197,20 +204,21 @@ def run_trial(
     number: int | None,
     ctx: TrialContext,
     should_stop: Callable[[], bool] | None = None,
+    role: str | None = None,
 ) -> dict[str, Any]:
     """One sampled config as a nested run: start it, train, record, end it. A failure
     (divergence, an exception) becomes ``STATUS_FAIL``, not a crash."""
     from .tracking import Tracker
 
-    trial = apply_sample(config, sample)
-    params = trial_params(sample)
+    trial, params, cid, seed = _trial_config(config, sample, number)
     tracker = Tracker(ctx.tracking_uri)
-    # on a parallel backend the number is given afterwards, by the driver
     label = str(number) if number else uuid.uuid4().hex[:6]
-    tags = {M.TAG_ROLE: "trial", **({M.TAG_TRIAL: label} if number else {})}
+    tags = {M.TAG_ROLE: role or TRIAL, M.TAG_CONFIG: cid}
+    tags |= {M.TAG_TRIAL: label} if number else {}
     name = f"trial-{number:03d}" if number else f"trial-{label}"
     run_id = tracker.start_run(ctx.experiment_id, name, tags, parent_run_id=ctx.parent_run_id)
     status = "FAILED"
+    keys = {"params": params, "run_id": run_id, "config_id": cid, "seed": seed, "role": role}
     try:
         device, precision = place_trial(trial.train.device, trial.train.precision, ctx.threads)
         resolved = {"resolved.device": device.type, "resolved.precision": precision}
@@ -228,11 +236,10 @@ def run_trial(
         summary = TrialSummary(
             number,
             STATUS_OK,
-            params,
-            run_id,
             loss=outcome.loss(config.sweep.objective),
             val_accuracy=outcome.val_accuracy,
             test_accuracy=outcome.test_accuracy,
+            **keys,
         )
         _log_finished(label, summary, outcome)
         return summary.to_result()
@@ -245,16 +252,32 @@ def run_trial(
         logger.warning("trial {:>3} failed: {}", label, reason)
         tracker.set_tags(run_id, {M.TAG_FAILURE: reason[:5000]})
         tracker.log_text(run_id, traceback.format_exc(), FAILURE_TRACE)
-        return TrialSummary(number, STATUS_FAIL, params, run_id, failure=reason).to_result()
+        return TrialSummary(number, STATUS_FAIL, failure=reason, **keys).to_result()
     finally:
         tracker.end_run(run_id, status)
 
 
+def _trial_config(
+    config: ExperimentConfig, sample: dict[str, Any], number: int | None
+) -> tuple[ExperimentConfig, dict[str, Any], str, int]:
+    """The trial config with its own seed, its searched values, its config id, its seed.
+    On a parallel backend the number is given afterwards, by the driver: the seed then
+    gets a random offset instead."""
+    params = trial_params(sample)
+    seed = trial_seed(config.train.seed, number or secrets.randbelow(2**31) + 1)
+    return apply_sample(config, {**sample, "train.seed": seed}), params, config_id(params), seed
+
+
 def _log_finished(label: str, summary: TrialSummary, outcome: TrialOutcome) -> None:
+    again = " (repeat)" if summary.role == REPEAT else ""
     logger.info(
-        "trial {:>3} | {} | val_acc {:.4f} | test_acc {:.4f} | {} epochs in {:.0f}s",
+        "trial {:>3} | {} | config {}{} seed {} | val_acc {:.4f} | test_acc {:.4f} | "
+        "{} epochs in {:.0f}s",
         label,
         " ".join(f"{k}={v}" for k, v in summary.params.items()) or "(fixed config)",
+        summary.config_id,
+        again,
+        summary.seed,
         outcome.val_accuracy,
         outcome.test_accuracy,
         outcome.epochs_run,
@@ -275,15 +298,22 @@ class Objective:
         ctx: TrialContext,
         first_number: int | None = 1,
         should_stop: Callable[[], bool] | None = None,
+        seen: Iterable[str] = (),
     ):
         self.config = config
         self.ctx = ctx
         self.should_stop = should_stop
         # numbered in call order in one process; None where copies run in parallel (Spark)
         self._numbers = itertools.count(first_number) if first_number else None
+        self._seen = set(seen)  # config ids this sweep has run (in one process)
 
     def __call__(self, sample: dict[str, Any]) -> dict[str, Any]:
         if self.should_stop is not None and self.should_stop():
             raise SweepInterrupted("stopped before the next trial")
-        number = next(self._numbers) if self._numbers is not None else None
-        return run_trial(self.config, sample, number, self.ctx, self.should_stop)
+        if self._numbers is None:  # parallel copies: the driver numbers and labels them
+            return run_trial(self.config, sample, None, self.ctx, self.should_stop)
+        cid = config_id(trial_params(sample))
+        role = REPEAT if cid in self._seen else TRIAL
+        self._seen.add(cid)
+        number = next(self._numbers)
+        return run_trial(self.config, sample, number, self.ctx, self.should_stop, role)
