@@ -251,6 +251,19 @@ def test_update_actionplan_keeps_hand_written_text(store: Path, tmp_path: Path) 
     assert "old" not in text and "| exp2_fast_lr |" in text
 
 
+def test_update_readme_writes_the_table_of_sweeps(store: Path, tmp_path: Path) -> None:
+    from sweep.report import markers
+
+    start, end = markers("--update-readme")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n{start}\nold\n{end}\nafter\n")
+    done = analyze("--update-readme", str(readme), "--out", str(tmp_path / "r"), cwd=store)
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert text.startswith(f"# Title\n{start}\n") and text.endswith(f"{end}\nafter\n")
+    assert "| exp2_fast_lr |" in text and "Compared with" not in text and "old" not in text
+
+
 @pytest.mark.parametrize("case", ["empty", "no_children", "unknown_metric"])
 def test_unusable_stores_give_a_message(tmp_path: Path, store: Path, case: str) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

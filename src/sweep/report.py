@@ -447,6 +447,7 @@ class Report:
     comparison: pd.DataFrame
     runs: pd.DataFrame
     markdown: str  # the result tables (what the command prints)
+    summary_markdown: str  # the first of them: one row per sweep
     files: tuple[Path, ...]
 
 
@@ -572,7 +573,8 @@ def build_report(
     _runs_csv(frame, out / "runs.csv")
     files = (out / "analysis.md", out / "analysis.html", out / "runs.csv")
     files += tuple(out / f.name for f in figures)
-    return Report(summary, comparison, frame, to_markdown(results), files)
+    summary_md = summary_table(summary).markdown()
+    return Report(summary, comparison, frame, to_markdown(results), summary_md, files)
 
 
 def _stamp(tracking_uri: str) -> str:
@@ -592,15 +594,29 @@ def _notes(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-def update_actionplan(path: str | Path, tables: str, context: str) -> None:
-    """Replace the text between the results markers of ACTIONPLAN.md; keep the rest."""
+def markers(flag: str) -> tuple[str, str]:
+    """The two lines between which ``analyze_results.py FLAG`` writes its results."""
+    return (
+        f"<!-- results:start (written by `python analyze_results.py {flag}`) -->",
+        ACTIONPLAN_END,
+    )
+
+
+def update_section(path: str | Path, text: str, context: str, flag: str) -> None:
+    """Replace the text between the results markers of ``path``; keep the rest."""
     path = Path(path)
-    text = path.read_text()
-    if ACTIONPLAN_START not in text or ACTIONPLAN_END not in text:
+    start, end = markers(flag)
+    page = path.read_text()
+    if start not in page or end not in page:
         raise ReportError(
-            f"{path} has no results markers; add the two lines\n"
-            f"{ACTIONPLAN_START}\n{ACTIONPLAN_END}\nwhere the results go."
+            f"{path} has no results markers; add the two lines\n{start}\n{end}\n"
+            "where the results go."
         )
-    head, rest = text.split(ACTIONPLAN_START, 1)
-    _, tail = rest.split(ACTIONPLAN_END, 1)
-    path.write_text(f"{head}{ACTIONPLAN_START}\n\n{context}\n\n{tables}\n\n{ACTIONPLAN_END}{tail}")
+    head, rest = page.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n\n{context}\n\n{text}\n\n{end}{tail}")
+
+
+def update_actionplan(path: str | Path, tables: str, context: str) -> None:
+    """ACTIONPLAN.md's results section: both result tables."""
+    update_section(path, tables, context, "--update-actionplan")
