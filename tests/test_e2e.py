@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import EXPERIMENTS, REPO, run_cli
+from conftest import EXPERIMENTS, run_cli
 from sweep import metrics as M
 
 pytestmark = pytest.mark.slow
@@ -217,9 +217,11 @@ def test_repeats_of_one_fixed_configuration(tmp_path: Path, real_data_dir) -> No
     assert len({k.data.tags[M.TAG_CONFIG] for k in kids}) == 1
     assert sorted(int(k.data.params["train.seed"]) for k in kids) == [1, 2, 3]
     assert sorted(k.data.tags[M.TAG_ROLE] for k in kids) == ["repeat", "repeat", "trial"]
-    report = run_cli(REPO / "analyze_results.py", "--out", tmp_path / "r", cwd=tmp_path)
-    assert report.returncode == 0, report.stderr[-3000:]
-    row = next(line for line in report.stdout.splitlines() if line.startswith("| mlp_baseline |"))
+    from sweep.report import build_report  # the command itself: tests/test_report.py
+
+    report = build_report(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "r")
+    lines = report.markdown.splitlines()
+    row = next(line for line in lines if line.startswith("| mlp_baseline |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "3 (0)" and cells[5] == "3"
     assert re.fullmatch(r"\d+\.\d\d% ± \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)", cells[7]), cells

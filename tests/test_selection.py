@@ -64,6 +64,14 @@ def fake_outcome(trial, ctx, on_epoch=None, should_stop=None, device=None) -> Tr
     )
 
 
+@pytest.fixture(autouse=True)
+def no_figures(monkeypatch) -> None:
+    """The runs' figures and reports are not what these tests look at (test_sweep's are)."""
+    from sweep.tracking import Tracker
+
+    monkeypatch.setattr(Tracker, "log_evaluation", lambda *args, **kwargs: None)
+
+
 @pytest.fixture
 def fake_training(monkeypatch) -> None:
     monkeypatch.setattr(trial_module, "train_trial", fake_outcome)
