@@ -87,6 +87,17 @@ def run_cli_here(*args: str, cwd: Path) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+def sweep_case(tmp_path: Path, data: Path, name: str, sweep: str) -> tuple:
+    """An experiment file with this ``sweep:`` block, its config, a store and run options."""
+    from sweep.sweep import RunOptions
+
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(SWEEP.format(name=name, sweep=sweep))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    options = RunOptions(tracking_uri=uri, data_dir=str(data), show_progress=False)
+    return path, load_experiment(path), uri, options
+
+
 def child_runs(uri: str, name: str) -> list:
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(name)
@@ -150,14 +161,12 @@ def test_grid_runs_each_combination_once_per_seed_and_selects_on_validation(
 def test_a_duplicate_proposal_is_a_repeat_with_its_own_seed(
     tmp_path: Path, synthetic_dir: Path, fake_training
 ) -> None:
-    from sweep.sweep import RunOptions, run_sweep
+    from sweep.sweep import run_sweep
 
-    path = tmp_path / "dup.yaml"
     # 5 proposals over 3 values: at least two are duplicates
-    path.write_text(SWEEP.format(name="dup_case", sweep="{algo: random, max_evals: 5, seed: 1}"))
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    options = RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False)
-    result = run_sweep(load_experiment(path), path, options)
+    sweep = "{algo: random, max_evals: 5, seed: 1}"
+    path, config, uri, options = sweep_case(tmp_path, synthetic_dir, "dup_case", sweep)
+    result = run_sweep(config, path, options)
     runs = child_runs(uri, "dup_case")
     assert len(runs) == len(result.trials) == 5
     seen: set[str] = set()
@@ -178,14 +187,10 @@ def test_a_duplicate_proposal_is_a_repeat_with_its_own_seed(
 def test_repeats_train_the_best_configurations_until_each_has_n_runs(
     tmp_path: Path, synthetic_dir: Path, fake_training
 ) -> None:
-    from sweep.sweep import RunOptions, run_sweep
+    from sweep.sweep import run_sweep
 
-    path = tmp_path / "rep.yaml"
     sweep = "{algo: random, max_evals: 3, seed: 3, repeats: 3, repeat_top: 2}"
-    path.write_text(SWEEP.format(name="rep_case", sweep=sweep))
-    config = load_experiment(path)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    options = RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False)
+    path, config, uri, options = sweep_case(tmp_path, synthetic_dir, "rep_case", sweep)
     result = run_sweep(config, path, options)
     runs = Counter(float(t.params["model.dropout"]) for t in result.trials)
     searched = Counter(float(t.params["model.dropout"]) for t in result.trials[:3])
@@ -223,7 +228,7 @@ def test_a_sweep_cut_off_in_its_repeats_resumes_them(
     tmp_path: Path, synthetic_dir: Path, monkeypatch
 ) -> None:
     from sweep.signals import SweepInterrupted
-    from sweep.sweep import RunOptions, run_sweep
+    from sweep.sweep import run_sweep
 
     calls = []
 
@@ -233,13 +238,9 @@ def test_a_sweep_cut_off_in_its_repeats_resumes_them(
             raise SweepInterrupted("stopped in epoch 1")
         return fake_outcome(trial, *args, **kwargs)
 
-    path = tmp_path / "cut.yaml"
-    # the grid's 3 runs, then the best configuration's 2 repeats
+    # the search's 3 runs, then the best configuration's repeats
     sweep = "{algo: random, max_evals: 3, seed: 5, repeats: 3}"
-    path.write_text(SWEEP.format(name="cut_case", sweep=sweep))
-    config = load_experiment(path)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    options = RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False)
+    path, config, uri, options = sweep_case(tmp_path, synthetic_dir, "cut_case", sweep)
     monkeypatch.setattr(trial_module, "train_trial", cut_off_at_the_first_repeat)
     with pytest.raises(SweepInterrupted):
         run_sweep(config, path, options)
