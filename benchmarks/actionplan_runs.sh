@@ -22,7 +22,6 @@ run experiments/exp7.yaml --max-evals 3 --repeats 3 --epochs 4 --subset 10000 \
   --set train.scheduler.step_size=2
 run experiments/exp14.yaml --max-evals 3 --repeats 3 --epochs 4 --subset 10000 \
   --set train.scheduler.step_size=2
-# Baselines on the full data with their own recipes: the MLP as published (dropout 0.2),
-# 3 seeds; wide-and-deep's 3-trial search, then 3 seeds of its best.
-run experiments/mlp_baseline.yaml --set model.dropout=0.2 --repeats 3
-run experiments/wide_deep.yaml --repeats 3
+# Baselines on all the training images with their own recipes, 3 seeds each (their files).
+run experiments/mlp_baseline.yaml
+run experiments/wide_deep.yaml

@@ -13,7 +13,12 @@ ALL_FILES = sorted(EXPERIMENTS.glob("*.yaml"))
 
 def test_all_experiment_files_are_present() -> None:
     names = {p.stem for p in ALL_FILES}
-    expected = {f"exp{i}" for i in range(1, 15)} | {"mlp_baseline", "wide_deep", "quickstart"}
+    expected = {f"exp{i}" for i in range(1, 15)} | {
+        "mlp_baseline",
+        "mlp_search",
+        "wide_deep",
+        "quickstart",
+    }
     assert expected <= names
 
 
@@ -22,7 +27,23 @@ def test_every_experiment_loads_with_a_hypothesis(path: Path) -> None:
     config = load_experiment(path)
     assert isinstance(config, ExperimentConfig)
     assert config.hypothesis.strip(), f"{path.name} needs a hypothesis"
-    assert config.search, f"{path.name} searches nothing"
+    # a search, or a fixed recipe trained with several seeds (the baselines)
+    assert config.search or config.sweep.repeats >= 3, f"{path.name} searches nothing"
+
+
+@pytest.mark.parametrize("name", ["mlp_baseline", "wide_deep"])
+def test_the_baselines_are_their_recipes_with_three_seeds(name: str) -> None:
+    c = load_experiment(EXPERIMENTS / f"{name}.yaml")
+    assert not c.search and c.sweep.algo == "grid" and c.sweep.repeats == 3
+    assert c.data.subset is None  # all the training images
+    assert (c.train.optimizer.name, c.train.optimizer.lr) == ("adam", 1e-3)
+    if name == "wide_deep":  # 10 epochs, batch 32, no early stopping: the last epoch's weights
+        assert (c.model.units, c.model.dropout) == (30, 0.5)
+        assert (c.train.epochs, c.train.batch_size, c.train.early_stopping) == (10, 32, None)
+    else:  # dropout 0.2, batch 256, up to 20 epochs, plateau schedule, early stopping
+        assert (c.model.hidden, c.model.dropout, c.model.batchnorm) == ((256, 128), 0.2, True)
+        assert (c.train.epochs, c.train.batch_size, c.train.scheduler.name) == (20, 256, "plateau")
+        assert c.train.early_stopping and c.train.early_stopping.restore_best
 
 
 def test_extends_inherits_and_overrides() -> None:

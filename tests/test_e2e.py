@@ -175,7 +175,7 @@ def test_baselines_run_end_to_end(
     from sweep.__main__ import main
 
     monkeypatch.chdir(tmp_path)  # in-process: the CLI's main(), without a new interpreter
-    args = [str(EXPERIMENTS / f"{name}.yaml"), "--max-evals", "1", "--epochs", "1"]
+    args = [str(EXPERIMENTS / f"{name}.yaml"), "--repeats", "1", "--epochs", "1"]
     assert main([*args, "--subset", "2000", "--no-progress"]) == 0
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
@@ -200,11 +200,11 @@ def test_bad_input_exits_2_without_creating_a_store(tmp_path: Path) -> None:
 
 
 def test_repeats_of_one_fixed_configuration(tmp_path: Path, real_data_dir) -> None:
-    """The baseline's recipe with its dropout fixed, 3 seeds; the report gives n=3 and an
+    """The baseline's recipe (no search, 3 seeds in its file); the report gives n=3 and an
     interval."""
     done = run_cli(
         EXPERIMENTS / "mlp_baseline.yaml",
-        *("--set", "model.dropout=0.2", "--repeats", "3", "--epochs", "1", "--subset", "2000"),
+        *("--epochs", "1", "--subset", "2000"),
         "--no-progress",
         cwd=tmp_path,
     )

@@ -146,14 +146,16 @@ def _print_dry_run(config: Any) -> None:
         print(f"{key}: {dist.describe()}")
     s = config.sweep
     goal = "maximising" if s.objective == "val_accuracy" else "minimising"
-    runs = (
-        f"every one of {config.grid_size()} combinations {s.repeats} time(s)"
-        if s.algo == "grid"
-        else f"{s.max_evals} trials"
-    )
+    seeds = f"trial N trains with seed train.seed + N = {config.train.seed} + N"
+    if s.algo == "grid" and not config.search:
+        print(f"# no search: the fixed configuration is trained {s.repeats} time(s); {seeds}")
+        return
+    runs = f"{s.max_evals} trials"
+    if s.algo == "grid":
+        runs = f"every one of {config.grid_size()} combinations {s.repeats} time(s)"
     print(
         f"# {s.algo} search, {runs}, seed {s.seed}, {goal} {s.objective} on the validation "
-        f"split; trial N trains with seed train.seed + N = {config.train.seed} + N"
+        f"split; {seeds}"
     )
     if s.repeats > 1 and s.algo != "grid":
         print(

@@ -92,26 +92,44 @@ def build_mlp(cfg: MLPConfig) -> nn.Module:
 
 
 class WideDeep(nn.Module):
-    """Flattened wide-and-deep: [Dense-ReLU-BN] x2 -> Dropout, concatenated with the raw
-    784 pixels, then one softmax layer. (The original applied its Dense layers to each
-    28-pixel row; this is the flattened equivalent.)"""
+    """The study's wide-and-deep network, row-wise as Keras built it.
+
+    Keras applies ``Dense`` to the last axis of a 28x28 input, so the deep path
+    (Dense-ReLU-BN twice, then dropout) runs on each 28-pixel row with weights shared by
+    all rows (28 x ``units`` features). The raw rows are concatenated to it row by row
+    (28 x (``units`` + 28)), flattened, and fed to one softmax layer: 18,170 trainable
+    parameters at 30 units. Initialisation and BatchNorm follow Keras' defaults (Glorot
+    uniform weights, zero biases; BatchNorm eps 1e-3, running averages with momentum 0.99).
+    """
 
     def __init__(self, cfg: WideDeepConfig):
         super().__init__()
-        self.deep = nn.Sequential(
-            nn.Linear(PIXELS, cfg.units),
-            nn.ReLU(inplace=True),
-            nn.BatchNorm1d(cfg.units),
-            nn.Linear(cfg.units, cfg.units),
-            nn.ReLU(inplace=True),
-            nn.BatchNorm1d(cfg.units),
-            nn.Dropout(cfg.dropout),
-        )
-        self.out = nn.Linear(PIXELS + cfg.units, NUM_CLASSES)
+        side = 28
+        self.dense1 = nn.Linear(side, cfg.units)
+        self.bn1 = nn.BatchNorm1d(cfg.units, eps=1e-3, momentum=0.01)
+        self.dense2 = nn.Linear(cfg.units, cfg.units)
+        self.bn2 = nn.BatchNorm1d(cfg.units, eps=1e-3, momentum=0.01)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(side * (cfg.units + side), NUM_CLASSES)
+        for layer in (self.dense1, self.dense2, self.out):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    @staticmethod
+    def _per_row(bn: nn.BatchNorm1d, h: torch.Tensor) -> torch.Tensor:
+        """BatchNorm over the feature axis of ``[N, rows, features]`` (statistics over
+        images and rows, as Keras' BatchNormalization on the last axis)."""
+        return bn(h.transpose(1, 2)).transpose(1, 2)
+
+    def row_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, 28, units + 28]``: each row's deep features, then its raw pixels."""
+        rows = x.reshape(x.shape[0], 28, 28)  # [N, row, pixel]
+        h = self._per_row(self.bn1, torch.relu(self.dense1(rows)))
+        h = self._per_row(self.bn2, torch.relu(self.dense2(h)))
+        return torch.cat([self.dropout(h), rows], dim=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.flatten(1)
-        return self.out(torch.cat([self.deep(flat), flat], dim=1))
+        return self.out(self.row_features(x).flatten(1))
 
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {
