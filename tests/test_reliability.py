@@ -183,6 +183,7 @@ def test_two_sweeps_at_once_on_one_store(tmp_path: Path, synthetic_dir: Path) ->
     for proc, log in procs:
         assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
         assert "locked" not in log.read_text()
+    assert not list(tmp_path.glob("*.lock"))  # the store's lock file is gone after a clean exit
     for name in ("left", "right"):
         parents, kids = children(tmp_path, name)
         assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -210,6 +211,21 @@ BAD = {
     "extends_cycle": "extends: bad.yaml\nname: x\n",
     "missing_name": "train: {epochs: 3}\n",
     "code_in_yaml": "name: !!python/object/apply:os.system ['true']\n",
+    "search_is_a_list": "name: x\nsearch: [model.filters, model.units1]\n",
+    "deeply_nested": "name: x\nhypothesis: " + "[" * 5000 + "]" * 5000 + "\n",
+    "contains_itself": "name: x\nmodel: &m {hidden: *m}\n",
+    "alias_bomb": "name: x\na: &a [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n"
+    + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n"
+        for p, c in zip("abcdef", "bcdefg", strict=True)
+    ),
+    "extends_null_byte": 'extends: "a\\0b.yaml"\nname: x\n',
+    "extends_too_long": "extends: " + "a" * 5000 + ".yaml\nname: x\n",
+    "too_big": "name: x\n" + "#" * 1_100_000 + "\n",
+    "infinite_lr": "name: x\ntrain: {optimizer: {lr: .inf}}\n",
+    "seed_too_big": "name: x\ntrain: {seed: 100000000000000000000000}\n",
+    "unprintable_name": 'name: "a\\x00b"\n',
+    "latin1_bytes": "name: caf\xe9\n",
 }
 KEYS = {
     "yaml_syntax": "line",
@@ -232,6 +248,17 @@ KEYS = {
     "extends_cycle": "cycle",
     "missing_name": "name",
     "code_in_yaml": "python/object",
+    "search_is_a_list": "search",
+    "deeply_nested": "nested more than",
+    "contains_itself": "model.hidden",
+    "alias_bomb": "more than 20,000 values",
+    "extends_null_byte": "extends",
+    "extends_too_long": "extends",
+    "too_big": "bytes",
+    "infinite_lr": "train.optimizer.lr",
+    "seed_too_big": "train.seed",
+    "unprintable_name": "name",
+    "latin1_bytes": "UTF-8",
 }
 
 
@@ -241,12 +268,19 @@ def test_malformed_files_exit_2_before_anything_is_written(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "bad.yaml"
-    path.write_text(BAD[case])
+    path.write_bytes(BAD[case].encode("latin-1" if case == "latin1_bytes" else "utf-8"))
     assert main([str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(path) in err and KEYS[case] in err, err
     assert err.count("\n") == 1  # one paragraph
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / ".sweep").exists()
+
+
+def test_a_file_saved_as_utf16_is_read(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "utf16.yaml"
+    path.write_bytes("name: utf16\nmodel: {filters: 64}\n".encode("utf-16"))  # with its BOM
+    assert main([str(path), "--dry-run"]) == 0
+    assert "filters: 64" in capsys.readouterr().out
 
 
 def test_broken_data_gives_a_clear_error(

@@ -32,7 +32,19 @@ class ConfigError(ValueError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# Seeds go to NumPy, scikit-learn and torch: whole numbers in [0, 2^32).
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+# What an experiment file can be: a few KB, a few levels deep. Past these limits a file is
+# refused with one message (instead of running out of memory, stack or patience).
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 16  # mappings and lists within each other
+MAX_VALUES = 20_000  # counted with YAML aliases expanded, as they would be validated
+# PyYAML's safe loader, on libyaml where the wheel has it (the same rules, ten times faster)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # ----------------------------------------------------------------------------- models
@@ -82,7 +94,7 @@ class MLPConfig(_Frozen):
 
 
 class WideDeepConfig(_Frozen):
-    """Deep path (Dense-ReLU-BN twice, dropout) concatenated with the raw flattened pixels."""
+    """Row-wise deep path (Dense-ReLU-BN twice, dropout) beside each raw pixel row."""
 
     kind: Literal["wide_deep"] = "wide_deep"
     units: int = Field(30, ge=1)
@@ -136,7 +148,7 @@ class TrainConfig(_Frozen):
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     # None: 256 on a CPU (faster there than larger batches: cache), 1024 on a GPU
     eval_batch_size: int | None = Field(None, ge=1)
-    seed: int = 0  # model init and batch order; trials get seed + trial number
+    seed: Seed = 0  # model init and batch order; trial N trains with seed + N
     # auto: CUDA, then Apple MPS, then the CPU; whether the named one exists is checked
     # before anything runs (train.device_problem)
     device: str = "auto"
@@ -156,7 +168,7 @@ class TrainConfig(_Frozen):
 class DataConfig(_Frozen):
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # stratified, from the training images
     subset: int | None = Field(None, ge=100)  # use only this many training images (stratified)
-    split_seed: int = 0  # the same split for every trial of every sweep
+    split_seed: Seed = 0  # the same split for every trial of every sweep
 
 
 class SweepConfig(_Frozen):
@@ -167,7 +179,7 @@ class SweepConfig(_Frozen):
     # (grid: for every combination)
     repeats: int = Field(1, ge=1)
     repeat_top: int = Field(1, ge=1)  # how many of the best configurations get repeats
-    seed: int = 42
+    seed: Seed = 42
     objective: Literal["val_loss", "val_accuracy"] = "val_accuracy"
     timeout_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget for the sweep
     no_progress_stop: int | None = Field(None, ge=1)  # stop after N trials without a new best
@@ -217,10 +229,10 @@ class Distribution(_Frozen):
             return self
         arity = 3 if kind == "quniform" else 2
         if len(args) != arity or not all(
-            isinstance(a, int | float) and not isinstance(a, bool) for a in args
+            isinstance(a, int | float) and not isinstance(a, bool) and abs(a) < 2**53 for a in args
         ):
             shape = "[low, high, q]" if arity == 3 else "[low, high]"
-            raise ValueError(f"{kind} needs {shape} as numbers, got {list(args)}")
+            raise ValueError(f"{kind} needs {shape} as finite numbers, got {_short(list(args))}")
         low, high = args[0], args[1]
         if kind == "int" and not all(isinstance(a, int) for a in args):
             raise ValueError(f"int needs integer bounds, got {list(args)}")
@@ -243,13 +255,20 @@ class Distribution(_Frozen):
 
 
 class ExperimentConfig(_Frozen):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
     hypothesis: str = ""
     model: ModelConfig = CNNConfig()
     train: TrainConfig = TrainConfig()
     data: DataConfig = DataConfig()
     sweep: SweepConfig = SweepConfig()
     search: dict[str, Distribution] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if not v.isprintable():
+            raise ValueError("the name (the MLflow experiment) must be printable text")
+        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -309,18 +328,96 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _short(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a message stays one paragraph)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _key(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def check_shape(tree: Any, where: str) -> None:
+    """Refuse what no experiment file is: deeper than ``MAX_DEPTH``, more than ``MAX_VALUES``
+    values (YAML aliases can repeat one value without end), or a value containing itself."""
+    stack: list[tuple[Any, tuple[Any, ...], frozenset[int]]] = [(tree, (), frozenset())]
+    count = 0
+    while stack:
+        node, path, above = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError(
+                f"{where}: holds more than {MAX_VALUES:,} values (counting each use of a YAML "
+                "alias); an experiment file needs a few dozen. Write it out plainly."
+            )
+        if not isinstance(node, dict | list):
+            continue
+        if id(node) in above:
+            raise ConfigError(
+                f"{where}: key '{_key(path)}' contains itself (a YAML alias to a value that "
+                "encloses it). Write the value out plainly."
+            )
+        if len(path) >= MAX_DEPTH:
+            raise ConfigError(
+                f"{where}: key '{_key(path[:3])}' is nested more than {MAX_DEPTH} levels deep; "
+                "an experiment file is a few levels of mappings. Check the brackets."
+            )
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((value, (*path, key), above | {id(node)}) for key, value in items)
+
+
+def _check_nesting(data: bytes, where: str) -> None:
+    """Refuse a file nested deeper than ``MAX_DEPTH`` from its parse events, before it is
+    built into objects (which recurses once per level and would exhaust the stack)."""
+    depth = 0
+    for event in yaml.parse(data, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1
+                raise ConfigError(
+                    f"{where}: nested more than {MAX_DEPTH} levels deep at line {line}; an "
+                    "experiment file is a few levels of mappings. Check the brackets."
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     where = f"{path}" if not chain else f"{path} (extended by {chain[-1]})"
-    if not path.is_file():
-        raise ConfigError(f"{where}: no such experiment file. Check the path.")
     try:
-        raw = yaml.safe_load(path.read_text())
+        if not path.exists():
+            raise ConfigError(f"{where}: no such experiment file. Check the path.")
+        if not path.is_file():
+            raise ConfigError(f"{where}: not a file. Name an experiment YAML file.")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{where}: {size:,} bytes, more than the {MAX_FILE_BYTES:,} an experiment file "
+                "may have (they are a few KB). Name the right file."
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{where}: cannot be read ({exc.strerror or exc}). Check the path and its permissions."
+        ) from None
+    try:  # bytes: PyYAML reads UTF-8, and UTF-16 with a byte-order mark
+        _check_nesting(data, where)
+        raw = yaml.load(data, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
+        problem = problem or str(exc).splitlines()[0]
+        hint = " Save it as UTF-8 text." if isinstance(exc, yaml.reader.ReaderError) else ""
         raise ConfigError(
-            f"{where}: not valid YAML{at}: {problem}. Fix the syntax and run again."
+            f"{where}: not valid YAML{at}: {problem}.{hint} Fix it and run again."
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{where}: nested too deeply to read (more than {MAX_DEPTH} levels is never an "
+            "experiment). Check the brackets."
         ) from None
     if raw is None:
         raw = {}
@@ -329,12 +426,38 @@ def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
             f"{where}: an experiment file must be a mapping of keys (name, model, train, ...), "
             f"got a {type(raw).__name__}."
         )
+    check_shape(raw, where)
     return raw
+
+
+def _parent_path(path: Path, parent: Any) -> Path:
+    """The file named by ``extends:``, relative to the file that names it."""
+    if not isinstance(parent, str) or not parent.strip() or "\0" in parent:
+        raise ConfigError(
+            f"{path}: key 'extends' must be the name of an experiment file, got {_short(parent)}."
+        )
+    try:
+        parent_path = (path.parent / parent).resolve()
+        found = parent_path.is_file()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: key 'extends' names {_short(parent)}, which cannot be a file "
+            f"({getattr(exc, 'strerror', None) or exc}). Fix the name."
+        ) from None
+    if not found:
+        raise ConfigError(
+            f"{path}: key 'extends' names {_short(parent)}, which does not exist "
+            f"(looked for {parent_path}). Fix the name or create that file."
+        )
+    return parent_path
 
 
 def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read ``path`` and merge it over its ``extends:`` parent (recursively)."""
-    path = path.resolve()
+    try:
+        path = path.resolve()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc}). Check the path.") from None
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ConfigError(f"{chain[0]}: key 'extends' forms a cycle: {cycle}. Break the cycle.")
@@ -342,15 +465,7 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
-    if not isinstance(parent, str):
-        raise ConfigError(f"{path}: key 'extends' must be a file name, got {parent!r}.")
-    parent_path = (path.parent / parent).resolve()
-    if not parent_path.is_file():
-        raise ConfigError(
-            f"{path}: key 'extends' names {parent!r}, which does not exist "
-            f"(looked for {parent_path}). Fix the name or create that file."
-        )
-    base = _resolve(parent_path, (*chain, path))
+    base = _resolve(_parent_path(path, parent), (*chain, path))
     base.pop("hypothesis", None)  # a hypothesis belongs to one file, never inherited
     return deep_merge(base, raw)
 
@@ -366,7 +481,11 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the README for the valid keys)"
         value = err.get("input")
-        shown = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+        shown = (
+            ""
+            if err["type"] == "missing" or isinstance(value, dict)
+            else f" (got {_short(value)})"
+        )
         lines.append(f"key '{loc}': {msg}{shown}")
     return ConfigError(f"{source}: " + "; ".join(lines) + ".")
 
@@ -377,9 +496,11 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.epochs=3.")
     key, _, value = text.partition("=")
     try:
-        return key.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise ConfigError(f"override {text!r}: the value is not valid YAML.") from None
+        parsed = yaml.safe_load(value)
+    except (yaml.YAMLError, RecursionError):
+        raise ConfigError(f"override {_short(text)}: the value is not valid YAML.") from None
+    check_shape(parsed, f"override {_short(text)}")
+    return key.strip(), parsed
 
 
 def validate(tree: dict[str, Any], source: str) -> ExperimentConfig:
@@ -440,7 +561,8 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         except ValidationError:
             pass  # the file itself is invalid: validate() below says why
         set_dotted(tree, dotted, value)
-        tree.get("search", {}).pop(dotted, None)  # a fixed override replaces its search
+        if isinstance(tree.get("search"), dict):  # a fixed override replaces its search
+            tree["search"].pop(dotted, None)
     return validate(tree, str(path))
 
 

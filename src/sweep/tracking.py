@@ -104,18 +104,19 @@ class Tracker:
 
     def _open_sqlite(self, db: Path) -> MlflowClient:
         """Open (creating or migrating) the SQLite store under a file lock, so that two
-        sweeps starting at once against a new store do not both create its tables."""
-        import fcntl
+        sweeps starting at once against a new store do not both create its tables. The lock
+        file is removed on the way out (a process waiting on it then retries on a new one)."""
+        from filelock import FileLock
 
         db.parent.mkdir(parents=True, exist_ok=True)
-        with open(db.with_name(db.name + ".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock = FileLock(db.with_name(db.name + ".lock"))
+        with lock:
             try:
                 client = MlflowClient(tracking_uri=self.tracking_uri)
                 with_retry(lambda: client.search_experiments(max_results=1))
                 return client
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                Path(lock.lock_file).unlink(missing_ok=True)
 
     def _artifacts(self, experiment: str) -> str | None:
         """Beside a SQLite store, not in whatever folder the sweep was started from."""
