@@ -12,7 +12,7 @@ DATASET_PKG = dataset-fashion-mnist
 help:
 	@echo "make sweep [EXP=experiments/exp12.yaml] [ARGS='--max-evals 3']  run a sweep"
 	@echo "make test                                                   run the tests"
-	@echo "make test-fast                                              the fast tests (under a minute)"
+	@echo "make test-fast                                              the fast tests (a few minutes)"
 	@echo "make ui                                                     browse mlflow.db on :5001"
 
 uv:

@@ -226,6 +226,7 @@ BAD = {
     "seed_too_big": "name: x\ntrain: {seed: 100000000000000000000000}\n",
     "unprintable_name": 'name: "a\\x00b"\n',
     "latin1_bytes": "name: caf\xe9\n",
+    "newline_in_a_key": 'name: x\nmodel: {"filt\\ners": 3}\n',
 }
 KEYS = {
     "yaml_syntax": "line",
@@ -259,6 +260,7 @@ KEYS = {
     "seed_too_big": "train.seed",
     "unprintable_name": "name",
     "latin1_bytes": "UTF-8",
+    "newline_in_a_key": "model.'filt\\ners'",
 }
 
 

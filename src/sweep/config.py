@@ -334,8 +334,14 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
+def _part(key: Any) -> str:
+    """One part of a dotted key as printed: odd keys (a newline, 5,000 characters) as repr."""
+    text = str(key)
+    return text if text.isprintable() and len(text) <= 60 else _short(key, 60)
+
+
 def _key(path: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+    return ".".join(_part(p) for p in path) or "(top level)"
 
 
 def check_shape(tree: Any, where: str) -> None:
@@ -473,7 +479,7 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
 def _explain(exc: ValidationError, source: str) -> ConfigError:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        loc = _key(tuple(p for p in err["loc"] if not str(p).startswith("function-")))
         # the tagged union adds the tag to the location ("model.cnn.filters"): drop it
         for kind in MODEL_KINDS:
             loc = loc.replace(f"model.{kind}.", "model.")
@@ -526,14 +532,14 @@ def validate(tree: dict[str, Any], source: str) -> ExperimentConfig:
                 ExperimentConfig.model_validate(trial)
             except KeyError:
                 raise ConfigError(
-                    f"{source}: key 'search.{dotted}' names no config field. Search keys are "
-                    "dotted paths into the config, e.g. model.filters or train.optimizer.lr."
+                    f"{source}: key 'search.{_part(dotted)}' names no config field. Search keys "
+                    "are dotted paths into the config, e.g. model.filters or train.optimizer.lr."
                 ) from None
             except ValidationError as exc:
                 reason = _explain(exc, source)
                 raise ConfigError(
-                    f"{source}: key 'search.{dotted}': the value {value!r} would make an "
-                    f"invalid trial config: {str(reason).removeprefix(source + ': ')}"
+                    f"{source}: key 'search.{_part(dotted)}': the value {_short(value)} would "
+                    f"make an invalid trial config: {str(reason).removeprefix(source + ': ')}"
                 ) from None
     return config
 
@@ -557,7 +563,7 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         try:
             _check_path(tree, dotted)
         except KeyError:
-            raise ConfigError(f"override '{dotted}' names no config field.") from None
+            raise ConfigError(f"override '{_part(dotted)}' names no config field.") from None
         except ValidationError:
             pass  # the file itself is invalid: validate() below says why
         set_dotted(tree, dotted, value)
