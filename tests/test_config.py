@@ -37,6 +37,7 @@ def test_the_baselines_are_their_recipes_with_three_seeds(name: str) -> None:
     assert not c.search and c.sweep.algo == "grid" and c.sweep.repeats == 3
     assert c.data.subset is None  # all the training images
     assert (c.train.optimizer.name, c.train.optimizer.lr) == ("adam", 1e-3)
+    assert c.train.pixels == "unit"  # x / 255, as the Keras scripts
     if name == "wide_deep":  # 10 epochs, batch 32, no early stopping: the last epoch's weights
         assert (c.model.units, c.model.dropout) == (30, 0.5)
         assert (c.train.epochs, c.train.batch_size, c.train.early_stopping) == (10, 32, None)

@@ -15,7 +15,17 @@ from sweep.config import (
 )
 from sweep.data import Splits
 from sweep.models import build_model
-from sweep.train import DivergedError, augment, choose_device, evaluate, fit, resolve_precision
+from sweep.train import (
+    MEAN,
+    STD,
+    DivergedError,
+    augment,
+    choose_device,
+    evaluate,
+    fit,
+    resolve_precision,
+    to_input,
+)
 
 
 def tiny_splits(n_train: int = 1000, random_labels: bool = False, seed: int = 0) -> Splits:
@@ -106,6 +116,25 @@ def test_sgd_with_momentum_trains() -> None:
         epochs=2, batch_size=50, optimizer=OptimizerConfig(name="sgd", lr=0.05, momentum=0.9)
     )
     assert fit(mlp(), tiny_splits(), cfg).val_accuracy > 0.8
+
+
+def test_pixels_enter_standardized_or_in_unit_range() -> None:
+    x = torch.tensor([[[0, 255]]], dtype=torch.uint8).expand(1, 28, 2)
+    unit = to_input(x, channels_last=False, pixels="unit")
+    assert unit.shape == (1, 1, 28, 2) and unit.min() == 0.0 and unit.max() == 1.0
+    standard = to_input(x, channels_last=False)
+    assert torch.allclose(standard, (unit - MEAN) / STD)
+
+
+def test_a_model_trained_on_unit_pixels_is_scored_on_unit_pixels() -> None:
+    """fit() and evaluate() use the same preprocessing: scored again with it, the model's
+    validation accuracy is the one fit() reported."""
+    splits = tiny_splits()
+    model = mlp()
+    result = fit(model, splits, TrainConfig(epochs=2, batch_size=50, pixels="unit"))
+    assert result.val_accuracy > 0.8
+    x, y = torch.from_numpy(splits.x_val), torch.from_numpy(splits.y_val)
+    assert evaluate(model, x, y, pixels="unit").accuracy == pytest.approx(result.val_accuracy)
 
 
 def test_nan_loss_raises_diverged() -> None:

@@ -146,6 +146,9 @@ class TrainConfig(_Frozen):
     early_stopping: EarlyStoppingConfig | None = None
     augment: AugmentConfig = AugmentConfig()
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # how pixels enter the model: standardized, (x/255 - mean) / std of the training images;
+    # unit, x/255 in [0, 1] (the Keras baselines' preprocessing)
+    pixels: Literal["standardized", "unit"] = "standardized"
     # None: 256 on a CPU (faster there than larger batches: cache), 1024 on a GPU
     eval_batch_size: int | None = Field(None, ge=1)
     seed: Seed = 0  # model init and batch order; trial N trains with seed + N

@@ -112,9 +112,11 @@ def eval_batch_size(requested: int | None, device: torch.device) -> int:
     return 256 if device.type == "cpu" else 1024
 
 
-def to_input(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """uint8 ``[N, 28, 28]`` -> normalised float ``[N, 1, 28, 28]``."""
-    out = x.unsqueeze(1).float().div_(255.0).sub_(MEAN).div_(STD)
+def to_input(x: torch.Tensor, channels_last: bool, pixels: str = "standardized") -> torch.Tensor:
+    """uint8 ``[N, 28, 28]`` -> float ``[N, 1, 28, 28]``, standardized or in [0, 1]."""
+    out = x.unsqueeze(1).float().div_(255.0)
+    if pixels == "standardized":
+        out = out.sub_(MEAN).div_(STD)
     return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
 
@@ -150,6 +152,7 @@ def evaluate(
     *,
     batch_size: int | None = None,
     precision: str = "fp32",
+    pixels: str = "standardized",
 ) -> EvalResult:
     """Mean cross-entropy, accuracy and predictions of ``model`` on uint8 images ``x``."""
     device = next(model.parameters()).device
@@ -160,7 +163,7 @@ def evaluate(
     preds = []
     with torch.inference_mode(), _autocast(device, precision):
         for start in range(0, len(x), batch_size):
-            xb = to_input(x[start : start + batch_size].to(device), channels_last)
+            xb = to_input(x[start : start + batch_size].to(device), channels_last, pixels)
             yb = y[start : start + batch_size].to(device)
             logits = model(xb).float()
             loss_sum += nn.functional.cross_entropy(logits, yb, reduction="sum")
@@ -254,7 +257,7 @@ class _Loop:
             xb = x[idx]
             if cfg.augment.hflip or cfg.augment.crop_padding:
                 xb = augment(xb, cfg.augment.hflip, cfg.augment.crop_padding, self.gen)
-            xb, yb = to_input(xb, self.channels_last), y[idx]
+            xb, yb = to_input(xb, self.channels_last, cfg.pixels), y[idx]
             with _autocast(self.device, self.precision):
                 logits = model(xb)
             loss = nn.functional.cross_entropy(logits.float(), yb)
@@ -272,7 +275,11 @@ class _Loop:
         if not math.isfinite(train_loss):
             raise DivergedError(f"training loss became {train_loss} in epoch {epoch}")
         scored = evaluate(
-            self.model, *val, batch_size=self.cfg.eval_batch_size, precision=self.precision
+            self.model,
+            *val,
+            batch_size=self.cfg.eval_batch_size,
+            precision=self.precision,
+            pixels=self.cfg.pixels,
         )
         return {
             M.TRAIN_LOSS: train_loss,

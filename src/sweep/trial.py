@@ -152,7 +152,12 @@ def train_trial(
         raise SweepInterrupted(f"trial stopped after epoch {fitted.epochs_run}")
     x_test, y_test = torch.from_numpy(splits.x_test), torch.from_numpy(splits.y_test)
     test = evaluate(
-        model, x_test, y_test, batch_size=trial.train.eval_batch_size, precision=fitted.precision
+        model,
+        x_test,
+        y_test,
+        batch_size=trial.train.eval_batch_size,
+        precision=fitted.precision,
+        pixels=trial.train.pixels,
     )
     return TrialOutcome(
         history=fitted.history,
