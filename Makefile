@@ -54,7 +54,7 @@ test: setup test-deps
 	$(RUN) ruff format --check src tests analyze_results.py benchmarks
 	$(RUN) pytest -q --durations=10
 
-# offline, no real data, no processes, browser or Spark: under a minute on 2 cores
+# offline, no real data, no processes, browser or Spark: a few minutes on 2 cores
 test-fast: env
 	$(RUN) pytest -q -m "not slow"
 

@@ -13,8 +13,8 @@ from conftest import REPO, run_cli, start_cli, wait_for_line, wait_until
 from sweep import metrics as M
 from sweep.__main__ import main
 
-# Trial 2 is long enough (10 epochs of 8,100 images) to be caught running on any machine:
-# the tests wait for its first epoch in the store, then interrupt it.
+# Trial 2 is long enough (5 epochs of 8,100 images) to be caught running on any machine:
+# the tests wait for its first epoch in the store, then interrupt it (4 epochs to spare).
 SWEEP = """
 name: {name}
 model: {{kind: mlp, hidden: [256, 256], dropout: 0.0}}
@@ -26,7 +26,7 @@ data: {{subset: {subset}}}
 """
 
 
-def write_sweep(folder: Path, name: str, epochs: int = 10, subset: int = 9000) -> Path:
+def write_sweep(folder: Path, name: str, epochs: int = 5, subset: int = 9000) -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(SWEEP.format(name=name, epochs=epochs, subset=subset))
     return path
@@ -118,7 +118,7 @@ def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path
 
 @pytest.mark.slow
 def test_a_running_sweep_is_never_run_twice_at_once(tmp_path: Path, synthetic_dir: Path) -> None:
-    path = write_sweep(tmp_path, "busy")
+    path = write_sweep(tmp_path, "busy", epochs=3)  # stopped in trial 1: 5 epochs to spare
     first, log = start(path, tmp_path, synthetic_dir)
     wait_for_trial(tmp_path, "busy", 1, first, log)
     first.send_signal(signal.SIGSTOP)  # frozen but alive: it still owns the sweep
