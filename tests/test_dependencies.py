@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 
 import hyperopt
+import numpy as np
 from hyperopt import Trials, fmin, hp, tpe
 
 
@@ -24,7 +25,7 @@ def test_trials_keeps_its_documents_and_ids_where_resume_reads_them() -> None:
         tpe.suggest,
         3,
         trials=trials,
-        rstate=__import__("numpy").random.default_rng(0),
+        rstate=np.random.default_rng(0),
         show_progressbar=False,
     )
     assert isinstance(trials._dynamic_trials, list) and len(trials._dynamic_trials) == 3

@@ -13,7 +13,8 @@ from torch import nn
 from .config import CNNConfig, MLPConfig, ModelConfig, WideDeepConfig
 
 NUM_CLASSES = 10
-PIXELS = 28 * 28
+SIDE = 28  # images are SIDE x SIDE
+PIXELS = SIDE * SIDE
 
 
 def _conv_bn(c_in: int, c_out: int, kernel: int, batchnorm: bool) -> list[nn.Module]:
@@ -60,7 +61,7 @@ class CNN(nn.Module):
         self.towers = nn.ModuleList([conv_tower(cfg, 3)])
         if cfg.dual_path:
             self.towers.append(conv_tower(cfg, 5))
-        side = 28 // 2**cfg.num_blocks
+        side = SIDE // 2**cfg.num_blocks
         features = len(self.towers) * cfg.filters * side * side
         self.head = nn.Sequential(
             nn.Flatten(),
@@ -104,13 +105,12 @@ class WideDeep(nn.Module):
 
     def __init__(self, cfg: WideDeepConfig):
         super().__init__()
-        side = 28
-        self.dense1 = nn.Linear(side, cfg.units)
+        self.dense1 = nn.Linear(SIDE, cfg.units)
         self.bn1 = nn.BatchNorm1d(cfg.units, eps=1e-3, momentum=0.01)
         self.dense2 = nn.Linear(cfg.units, cfg.units)
         self.bn2 = nn.BatchNorm1d(cfg.units, eps=1e-3, momentum=0.01)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.out = nn.Linear(side * (cfg.units + side), NUM_CLASSES)
+        self.out = nn.Linear(SIDE * (cfg.units + SIDE), NUM_CLASSES)
         for layer in (self.dense1, self.dense2, self.out):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -123,7 +123,7 @@ class WideDeep(nn.Module):
 
     def row_features(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, 28, units + 28]``: each row's deep features, then its raw pixels."""
-        rows = x.reshape(x.shape[0], 28, 28)  # [N, row, pixel]
+        rows = x.reshape(x.shape[0], SIDE, SIDE)  # [N, row, pixel]
         h = self._per_row(self.bn1, torch.relu(self.dense1(rows)))
         h = self._per_row(self.bn2, torch.relu(self.dense2(h)))
         return torch.cat([self.dropout(h), rows], dim=2)
