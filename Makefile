@@ -43,13 +43,14 @@ setup: data
 sweep: setup
 	$(RUN) python -m sweep $(EXP) $(ARGS)
 
-# System packages some tests need: Chromium (the HTML report) and Java 17 (Spark).
+# System packages some tests need: Chromium (the HTML report), Java 17 (Spark), PostgreSQL
+# and curl (shared stores).
 test-deps:
 	@sh scripts/test-deps.sh
 
-# the tests also cover the optional Spark backend: sync with its extra
+# the tests also cover the optional Spark backend and PostgreSQL stores: sync with their extras
 test: setup test-deps
-	@$(UV) sync --locked --quiet --compile-bytecode --extra spark
+	@$(UV) sync --locked --quiet --compile-bytecode --extra spark --extra postgres
 	$(RUN) ruff check src tests analyze_results.py benchmarks
 	$(RUN) ruff format --check src tests analyze_results.py benchmarks
 	$(RUN) pytest -q --durations=10

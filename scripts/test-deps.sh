@@ -5,6 +5,9 @@ set -u
 want=""
 command -v chromium >/dev/null 2>&1 || want="$want chromium"
 command -v java >/dev/null 2>&1 || want="$want openjdk-17-jre-headless"
+command -v curl >/dev/null 2>&1 || want="$want curl"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 ||
+    want="$want postgresql"
 if [ -n "$want" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     apt-get install -y -qq $want >/dev/null 2>&1 || {
         apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $want >/dev/null 2>&1

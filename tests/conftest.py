@@ -6,10 +6,12 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +140,81 @@ def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     require(found is not None, "Chromium (Debian's package chromium; make test-deps)")
     return str(found)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+class Postgres:
+    """A throwaway PostgreSQL server on 127.0.0.1 (user ``sweep``, password ``sweep``)."""
+
+    def __init__(self, port: int, start: Callable[[], None], stop: Callable[[], None]):
+        self.port, self.start, self.stop = port, start, stop
+
+    def url(self, database: str, password: str = "sweep") -> str:
+        return f"postgresql+psycopg://sweep:{password}@127.0.0.1:{self.port}/{database}"
+
+    def createdb(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres").replace("+psycopg", ""), autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            c.execute(f'CREATE DATABASE "{name}"')
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return versions[-1].parent if versions else None
+
+
+def start_postgres(folder: Path, port: int) -> tuple[Postgres, Callable[[], None]]:
+    """initdb + pg_ctl start in ``folder`` (as the ``postgres`` user where we are root:
+    PostgreSQL refuses to run as root). Returns the server and how to stop it."""
+    bin_dir = _postgres_bin()
+    require(bin_dir is not None, "PostgreSQL (Debian's postgresql package)")
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, pwfile = folder / "data", folder / "pw"
+    pwfile.write_text("sweep\n")
+    os.chmod(pwfile, 0o644)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user, *args], capture_output=True, text=True, check=True)
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "sweep", "--auth=scram-sha-256",
+        f"--pwfile={pwfile}", "-E", "UTF8")  # fmt: skip
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+
+    def start() -> None:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
+            "-w", "start")  # fmt: skip
+
+    def stop() -> None:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "-w", "stop"], capture_output=True)  # fmt: skip
+
+    start()
+    return Postgres(port, start, stop), stop
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory) -> Iterator[Postgres]:
+    folder = Path(tempfile.mkdtemp(prefix="pg-"))  # short: the socket path has a length limit
+    server, stop = start_postgres(folder, free_port())
+    try:
+        yield server
+    finally:
+        stop()
+        shutil.rmtree(folder, ignore_errors=True)

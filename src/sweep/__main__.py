@@ -50,6 +50,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)",
     )
+    p.add_argument(
+        "--store-timeout",
+        type=float,
+        default=180.0,
+        metavar="SECONDS",
+        help="if the store stops answering during a sweep, retry this long, then stop as "
+        "after Ctrl-C (resumable; default 180)",
+    )
     p.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files")
     p.add_argument(
         "--data-pickle",
@@ -164,18 +172,25 @@ def _print_dry_run(config: Any) -> None:
         )
 
 
+def _store_uri(args: argparse.Namespace) -> str:
+    """The store's URI; a relative SQLite path made absolute."""
+    from .store import DEFAULT_TRACKING_URI, absolute_uri
+
+    return absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI)
+
+
 def _options(args: argparse.Namespace) -> Any:
     from .sweep import RunOptions
-    from .tracking import DEFAULT_TRACKING_URI, absolute_uri
 
     return RunOptions(
-        tracking_uri=absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI),
+        tracking_uri=_store_uri(args),
         data_dir=args.data_dir,
         show_progress=not args.no_progress,
         fresh=args.fresh,
         data_pickle=args.data_pickle,
         allow_pickle=args.allow_pickle,
         spark_master=args.spark_master,
+        store_timeout=args.store_timeout,
     )
 
 
@@ -300,6 +315,14 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
     if args.dry_run:
         _print_dry_run(config)
         return 0
+    from .store import StoreError, check
+
+    uri = _store_uri(args)
+    try:  # once, with short timeouts, before anything is written (and before heavy imports)
+        check(uri, create=True)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     _configure_logging()
     from .backends import BackendError
     from .data import DataError
@@ -334,7 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     try:  # a first Ctrl-C from here on stops at the next safe point, a second at once
         with stop.handling_signals():
             return _run(args, stop)
-    except KeyboardInterrupt:  # SweepInterrupted too
+    except KeyboardInterrupt as exc:  # SweepInterrupted and StoreLost too
+        from .signals import StoreLost
+
+        if isinstance(exc, StoreLost):
+            print(f"\nerror: {exc}; the sweep stopped.", file=sys.stderr)
         return _interrupted(argv)
 
 

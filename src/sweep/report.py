@@ -107,6 +107,12 @@ def load_runs(
 
     from mlflow.tracking import MlflowClient
 
+    from .store import StoreError, check
+
+    try:  # a report reads a store, never creates one
+        check(tracking_uri, create=False)
+    except StoreError as exc:
+        raise ReportError(str(exc)) from None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     client = MlflowClient(tracking_uri)
     found = client.search_experiments()

@@ -18,6 +18,11 @@ class SweepInterrupted(KeyboardInterrupt):
     """The sweep was asked to stop; its state is saved and it can be resumed."""
 
 
+class StoreLost(SweepInterrupted):
+    """The store did not answer for ``--store-timeout`` seconds: the sweep stops as after
+    Ctrl-C (finished trials kept, resumable once the store is back)."""
+
+
 class GracefulStop:
     """A stop flag set by the first SIGINT/SIGTERM while :meth:`handling_signals` is active.
 

@@ -22,9 +22,9 @@ from . import metrics as M
 from . import resume, selection
 from .backends import Backend, make_backend
 from .config import ExperimentConfig, content_hash, to_yaml
-from .signals import GracefulStop, SweepInterrupted
+from .signals import GracefulStop, StoreLost, SweepInterrupted
 from .space import apply_sample, build_space, grid_points
-from .tracking import DEFAULT_TRACKING_URI, Tracker, git_commit
+from .tracking import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, git_commit
 from .trial import STATUS_OK, Objective, TrialContext, TrialSummary
 
 __all__ = ["RunOptions", "SweepInterrupted", "SweepResult", "run_sweep", "no_progress_stop"]
@@ -41,6 +41,7 @@ class RunOptions:
     data_pickle: str | None = None  # the older pickle format instead of the IDX files
     allow_pickle: bool = False  # loading a pickle runs code: only on explicit request
     spark_master: str | None = None  # spark backend: default $SPARK_MASTER or local[N]
+    store_timeout: float = STORE_TIMEOUT_S  # then the sweep stops as after Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,7 @@ def run_sweep(
         load_source(options.data_dir, options.data_pickle, options.allow_pickle)
         backend = make_backend(config.sweep, options.spark_master, options.tracking_uri)
         stop.check("while starting")
-        tracker = Tracker(options.tracking_uri)
+        tracker = Tracker(options.tracking_uri, options.store_timeout)
         sweep = _open(tracker, config, yaml_path, path, options.fresh)
         status = "FAILED"
         try:
@@ -344,11 +345,16 @@ def run_sweep(
             status = "FINISHED" if result.finished else "FAILED"
             sweep.path.unlink(missing_ok=True)  # complete: nothing left to resume
             return result
+        except StoreLost:
+            status = "KILLED"  # not recorded: the store is gone; a resumed sweep marks it
+            tracker.lost = True  # (a trial's own client may have found out first)
+            raise
         except KeyboardInterrupt as exc:
             status = "KILLED"
             raise SweepInterrupted(str(exc) or "interrupted") from None
         finally:
-            tracker.end_run(sweep.state.parent_run_id, status)
+            if not tracker.lost:
+                tracker.end_run(sweep.state.parent_run_id, status)
             if status != "KILLED":
                 shutil.rmtree(sweep.scratch, ignore_errors=True)
 
@@ -374,6 +380,7 @@ def _search(
         data_pickle=options.data_pickle,
         allow_pickle=options.allow_pickle,
         threads=backend.threads,
+        store_timeout=options.store_timeout,
     )
     trials = backend.trials(sweep.state.trials)
     if backend.describe():

@@ -6,6 +6,8 @@ Nothing here decides anything about training; it records what it is given.
 
 from __future__ import annotations
 
+import logging
+import os
 import random
 import subprocess
 import tempfile
@@ -15,14 +17,46 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from loguru import logger
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from . import metrics as M
+from .signals import StoreLost
+from .store import DEFAULT_TRACKING_URI, absolute_uri, kind, schema_lock, shown, sqlite_path
 
 T = TypeVar("T")
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+# MLflow's database layer logs every error it re-raises, with a traceback, and its table
+# creation at INFO: the errors reach this module, which says what went wrong in one line.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+STORE_TIMEOUT_S = 180.0  # how long a sweep waits for a store that stopped answering
+# what a store that does not answer looks like (HTTP, PostgreSQL, a SQLite file gone away)
+_UNREACHABLE = (
+    "connection refused",
+    "max retries exceeded",
+    "failed to establish",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "connection reset",
+    "connection aborted",
+    "timed out",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "unable to open database file",
+    "disk i/o error",
+    "bad gateway",
+    "service unavailable",
+)
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """What about ``exc`` says the store does not answer (e.g. "connection refused")."""
+    text = str(exc).lower()
+    return next((marker for marker in _UNREACHABLE if marker in text), None)
+
+
 _BATCH = 100  # MLflow accepts at most 100 params / 1000 metrics per log_batch
 
 
@@ -37,18 +71,6 @@ def with_retry(fn: Callable[[], T], attempts: int = 8, first_wait: float = 0.2) 
                 raise
             time.sleep(first_wait * 2**attempt * (0.5 + random.random()))
     raise AssertionError("unreachable")
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI, or None for any other store."""
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-
-
-def absolute_uri(uri: str) -> str:
-    """``sqlite:///mlflow.db`` -> ``sqlite:////abs/path/mlflow.db``: MLflow caches stores by
-    URI within a process, so a relative path must not mean different files over time."""
-    db = sqlite_path(uri)
-    return f"sqlite:///{db.resolve()}" if db is not None else uri
 
 
 UI_PORT = 5001  # where `make ui` (mlflow ui --port 5001) serves a local store
@@ -94,13 +116,56 @@ def _param_value(value: Any) -> str:
 class Tracker:
     """A thin, retrying facade over :class:`MlflowClient` for sweeps and trials."""
 
-    def __init__(self, tracking_uri: str = DEFAULT_TRACKING_URI):
+    def __init__(
+        self, tracking_uri: str = DEFAULT_TRACKING_URI, store_timeout: float = STORE_TIMEOUT_S
+    ):
         self.tracking_uri = tracking_uri = absolute_uri(tracking_uri)
+        self.store_timeout = store_timeout
+        self.lost = False  # set once the store has not answered for store_timeout seconds
+        if kind(tracking_uri) == "server":  # fail fast: this class retries, up to store_timeout
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         db = sqlite_path(tracking_uri)
         if db is not None:
             self.client = self._open_sqlite(db)
         else:
-            self.client = MlflowClient(tracking_uri=tracking_uri)
+            with schema_lock(tracking_uri):  # PostgreSQL: one process creates the tables
+                self.client = MlflowClient(tracking_uri=tracking_uri)
+                self._call(lambda: self.client.search_experiments(max_results=1))
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """``fn()``, retried while SQLite is busy, and while the store does not answer (a
+        console line says so) for up to ``store_timeout`` seconds; then :class:`StoreLost`."""
+        if self.lost:
+            raise StoreLost(self._lost_message())
+        since = None
+        while True:
+            try:
+                return with_retry(fn)
+            except Exception as exc:
+                reason = unreachable(exc)
+                if not reason:
+                    raise
+                now = time.monotonic()
+                if since is None:
+                    since = now
+                    logger.warning(
+                        "the store {} does not answer ({}); retrying for up to {:.0f} s "
+                        "(--store-timeout)",
+                        shown(self.tracking_uri),
+                        reason,
+                        self.store_timeout,
+                    )
+                if now - since >= self.store_timeout:
+                    self.lost = True
+                    raise StoreLost(self._lost_message()) from None
+                time.sleep(min(2.0, max(0.1, self.store_timeout / 20)))
+
+    def _lost_message(self) -> str:
+        return (
+            f"the store {shown(self.tracking_uri)} did not answer for {self.store_timeout:.0f} s "
+            "(--store-timeout)"
+        )
 
     def _open_sqlite(self, db: Path) -> MlflowClient:
         """Open (creating or migrating) the SQLite store under a file lock, so that two
@@ -113,7 +178,7 @@ class Tracker:
         with lock:
             try:
                 client = MlflowClient(tracking_uri=self.tracking_uri)
-                with_retry(lambda: client.search_experiments(max_results=1))
+                self._call(lambda: client.search_experiments(max_results=1))
                 return client
             finally:
                 Path(lock.lock_file).unlink(missing_ok=True)
@@ -139,8 +204,8 @@ class Tracker:
             except MlflowException:  # another process created it just now
                 return self.client.get_experiment_by_name(name).experiment_id
 
-        experiment_id = with_retry(get_or_create)
-        with_retry(
+        experiment_id = self._call(get_or_create)
+        self._call(
             lambda: self.client.set_experiment_tag(
                 experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND
             )
@@ -157,44 +222,44 @@ class Tracker:
         tags = dict(tags)
         if parent_run_id:
             tags[M.TAG_PARENT] = parent_run_id
-        run = with_retry(
+        run = self._call(
             lambda: self.client.create_run(experiment_id, tags=tags, run_name=run_name)
         )
         return run.info.run_id
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
-        with_retry(lambda: self.client.set_terminated(run_id, status=status))
+        self._call(lambda: self.client.set_terminated(run_id, status=status))
 
     def rename_run(self, run_id: str, name: str) -> None:
-        with_retry(lambda: self.client.update_run(run_id, name=name))
+        self._call(lambda: self.client.update_run(run_id, name=name))
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         batch = [RunTag(k, str(v)) for k, v in tags.items()]
-        with_retry(lambda: self.client.log_batch(run_id, tags=batch))
+        self._call(lambda: self.client.log_batch(run_id, tags=batch))
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         items = [Param(k, _param_value(v)) for k, v in params.items()]
         for i in range(0, len(items), _BATCH):
             chunk = items[i : i + _BATCH]
-            with_retry(lambda chunk=chunk: self.client.log_batch(run_id, params=chunk))
+            self._call(lambda chunk=chunk: self.client.log_batch(run_id, params=chunk))
 
     def log_metrics(self, run_id: str, values: dict[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step) for k, v in values.items()]
-        with_retry(lambda: self.client.log_batch(run_id, metrics=batch))
+        self._call(lambda: self.client.log_batch(run_id, metrics=batch))
 
     # ------------------------------------------------------------------ artifacts
     def log_file(self, run_id: str, path: str | Path, folder: str | None = None) -> None:
-        with_retry(lambda: self.client.log_artifact(run_id, str(path), folder))
+        self._call(lambda: self.client.log_artifact(run_id, str(path), folder))
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
-        with_retry(lambda: self.client.log_text(run_id, text, name))
+        self._call(lambda: self.client.log_text(run_id, text, name))
 
     def log_figure(self, run_id: str, figure: Any, name: str) -> None:
         import matplotlib.pyplot as plt
 
         try:
-            with_retry(lambda: self.client.log_figure(run_id, figure, name))
+            self._call(lambda: self.client.log_figure(run_id, figure, name))
         finally:
             plt.close(figure)
 

@@ -46,6 +46,7 @@ class TrialContext:
     data_pickle: str | None = None
     allow_pickle: bool = False
     threads: int | None = None  # torch threads per trial (cores / parallel trials)
+    store_timeout: float = 180.0  # seconds to wait for a store that stopped answering
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def run_trial(
     from .tracking import Tracker
 
     trial, params, cid, seed = _trial_config(config, sample, number)
-    tracker = Tracker(ctx.tracking_uri)
+    tracker = Tracker(ctx.tracking_uri, ctx.store_timeout)
     label = str(number) if number else uuid.uuid4().hex[:6]
     tags = {M.TAG_ROLE: role or TRIAL, M.TAG_CONFIG: cid}
     tags |= {M.TAG_TRIAL: label} if number else {}

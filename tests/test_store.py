@@ -1,0 +1,216 @@
+"""The three kinds of store (SQLite, an MLflow tracking server, PostgreSQL) and a clear
+answer for every store fault: checked before anything is written, within seconds."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import REPO, free_port, require, start_cli, start_postgres, wait_until
+from sweep import metrics as M
+from sweep.__main__ import main
+from sweep.store import StoreError, check
+
+QUICK = ["--max-evals", "2", "--epochs", "1", "--subset", "1000", "--no-progress"]
+TINY = """
+name: {name}
+model: {{kind: mlp, hidden: [64], dropout: 0.0}}
+train: {{epochs: {epochs}, batch_size: 64}}
+search:
+  train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
+sweep: {{algo: tpe, max_evals: 2, seed: 1}}
+data: {{subset: {subset}}}
+"""
+
+
+def tiny(folder: Path, name: str, epochs: int = 1, subset: int = 1000) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(TINY.format(name=name, epochs=epochs, subset=subset))
+    return path
+
+
+def refused(tmp_path: Path, capsys, uri: str, *words: str) -> None:
+    """The sweep exits 2 at once with one paragraph containing ``words``; nothing written."""
+    capsys.readouterr()  # (what setting up the case printed)
+    path = tiny(tmp_path, "x")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    started = time.monotonic()
+    code = main([str(path), "--tracking-uri", uri, "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert time.monotonic() - started < 15
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert all(w in err for w in words), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def a_store(path: Path) -> None:
+    MlflowClient(f"sqlite:///{path}").search_experiments()  # creates MLflow's tables
+
+
+# ----------------------------------------------------------------------------- faults
+def test_a_file_that_is_not_a_store(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "junk.db").write_text("these are notes, not a database\n")
+    refused(tmp_path, capsys, "sqlite:///junk.db", "junk.db", "not an MLflow store")
+    assert not (tmp_path / "junk.db.lock").exists() and not (tmp_path / ".sweep").exists()
+
+
+def test_a_truncated_store(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    a_store(tmp_path / "whole.db")
+    data = (tmp_path / "whole.db").read_bytes()
+    (tmp_path / "cut.db").write_bytes(data[: len(data) // 2])
+    refused(tmp_path, capsys, "sqlite:///cut.db", "cut.db", "not an MLflow store")
+
+
+def test_a_store_of_a_newer_mlflow(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    a_store(tmp_path / "new.db")
+    with sqlite3.connect(tmp_path / "new.db") as con:
+        con.execute("UPDATE alembic_version SET version_num = 'f00dfeed1234'")
+    refused(tmp_path, capsys, "sqlite:///new.db", "newer MLflow", "f00dfeed1234")
+
+
+def test_an_unreachable_server(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    uri = f"http://127.0.0.1:{free_port()}"
+    refused(tmp_path, capsys, uri, uri, "no MLflow tracking server answers")
+
+
+def test_a_missing_driver_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the extra were not installed
+    with pytest.raises(StoreError, match=r"uv sync --extra postgres") as err:
+        check("postgresql+psycopg://u:secret@127.0.0.1:1/db", create=True)
+    assert "secret" not in str(err.value) and "u:***@" in str(err.value)
+
+
+def test_the_report_never_creates_a_store(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "analyze_results.py"), "--tracking-uri", "sqlite:///no.db"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "there is no store at sqlite:///no.db" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no database, no lock, no report folder
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+@pytest.mark.slow
+def test_postgres_faults_are_clear(postgres, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    postgres.createdb("faults")
+    refused(tmp_path, capsys, postgres.url("faults", "wrong"), "refused the login", "***")
+    refused(tmp_path, capsys, postgres.url("nowhere"), "does not exist", "createdb")
+
+
+@pytest.mark.slow
+def test_a_store_that_goes_away_stops_the_sweep_resumably(
+    postgres, tmp_path: Path, synthetic_dir: Path
+) -> None:
+    """The database stops during trial 1: the sweep says so while it retries, stops after
+    --store-timeout like Ctrl-C (exit 130, the resume hint), and resumes once it is back."""
+    postgres.createdb("away")
+    uri = postgres.url("away")
+    path = tiny(tmp_path, "away", epochs=10, subset=9000)
+    args = [path, "--tracking-uri", uri, "--data-dir", synthetic_dir, "--store-timeout", "4"]
+    proc, log = start_cli(*args, cwd=tmp_path)
+    client = MlflowClient(uri)
+
+    def trial_1_running() -> bool:
+        exp = client.get_experiment_by_name("away")
+        runs = client.search_runs([exp.experiment_id]) if exp else []
+        return any(M.VAL_ACCURACY in r.data.metrics for r in runs)
+
+    try:
+        wait_until(trial_1_running, proc, log, "trial 1's first epoch in the store")
+    finally:
+        postgres.stop()
+    try:
+        assert proc.wait(timeout=120) == 130, log.read_text()[-3000:]
+    finally:
+        postgres.start()
+    text = log.read_text()
+    assert "does not answer" in text and "did not answer for 4 s" in text
+    assert "Run the same command again to resume" in text and "Traceback" not in text
+
+    proc, log = start_cli(*args, cwd=tmp_path)  # the store is back: the same command resumes
+    assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
+    assert "resuming sweep" in log.read_text()
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("away").experiment_id])
+    parents = [r for r in runs if M.TAG_PARENT not in r.data.tags]
+    finished = [r for r in runs if M.TAG_PARENT in r.data.tags and r.info.status == "FINISHED"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(int(r.data.tags[M.TAG_TRIAL]) for r in finished) == [1, 2]
+
+
+# ----------------------------------------------------------------------------- the README
+def readme_block(heading: str) -> str:
+    """The first ```bash block after ``heading`` in the README."""
+    text = (REPO / "README.md").read_text()
+    after = text[text.index(f"\n{heading}\n") :]
+    return after.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.slow
+def test_the_readme_shared_store_section_word_for_word(tmp_path: Path, real_data_dir) -> None:
+    """The section's commands, as written, against the PostgreSQL it describes: two sweeps
+    at once into a new database (one on Spark), a tracking server on it, a sweep through
+    the server, and the report."""
+    require(shutil.which("uv") is not None and shutil.which("curl") is not None, "uv and curl")
+    block = readme_block("## A shared store")
+    pg_folder = Path(tempfile.mkdtemp(prefix="pg-"))
+    server, stop = start_postgres(pg_folder, 5433)
+    work = tmp_path / "project"  # the project's folder, as far as the commands can tell
+    work.mkdir()
+    for name in ("experiments", "analyze_results.py"):
+        (work / name).symlink_to(REPO / name)
+    try:
+        server.createdb("mlflow")
+        log = tmp_path / "log.txt"
+        with log.open("w") as sink:  # a file: the server in the background keeps it open
+            proc = subprocess.Popen(
+                ["bash", "-eu", "-c", block],
+                cwd=work,
+                env={**os.environ, "UV_PROJECT": str(REPO)},
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # the server it starts in the background goes with it
+            )
+        try:
+            proc.wait(timeout=900)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        out = log.read_text()
+        assert proc.returncode == 0, out[-4000:]
+        assert "Traceback" not in out, out[-4000:]
+        client = MlflowClient(server.url("mlflow"))
+        for name, sweeps, trials in (("quickstart", 2, 3), ("mlp_search", 1, 2)):
+            runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+            parents = [r for r in runs if M.TAG_PARENT not in r.data.tags]
+            kids = [r for r in runs if M.TAG_PARENT in r.data.tags]
+            assert len(parents) == sweeps and len(kids) == trials, (name, out[-3000:])
+            assert {r.info.status for r in runs} == {"FINISHED"}, name
+        rows = [line for line in out.splitlines() if line.startswith("| ")]  # the report
+        assert sum(r.startswith("| quickstart (sweep ") for r in rows) == 2, out[-3000:]
+        assert sum(r.startswith("| mlp_search |") for r in rows) == 1, out[-3000:]
+        assert any((work / "mlartifacts").rglob("curves.png"))  # stored by the server
+    finally:
+        stop()
+        shutil.rmtree(pg_folder, ignore_errors=True)
