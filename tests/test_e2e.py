@@ -31,12 +31,12 @@ def exp12_run(tmp_path_factory, real_data_dir, ui_port: int) -> subprocess.Compl
     folder = tmp_path_factory.mktemp("exp12")
     done = run_cli(
         EXPERIMENTS / "exp12.yaml",
-        *("--max-evals", "3", "--epochs", "1", "--subset", "1500"),
+        *("--max-evals", "2", "--epochs", "1", "--subset", "1500"),
         *("--no-progress", "--ui-port", str(ui_port)),
         cwd=folder,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "3 runs (0 failed); selected on mean validation accuracy" in done.stderr
+    assert "2 runs (0 failed); selected on mean validation accuracy" in done.stderr
     done.folder = folder
     return done
 
@@ -51,8 +51,9 @@ def mlflow_ui(exp12_store: Path, ui_port: int):
     """A real `mlflow ui` process on the store; yields its address."""
     mlflow = Path(sys.executable).parent / "mlflow"
     proc = subprocess.Popen(
-        [str(mlflow), "ui", "--port", str(ui_port), "--host", "127.0.0.1"],
+        [str(mlflow), "ui", "--port", str(ui_port), "--host", "127.0.0.1", "--workers", "1"],
         cwd=exp12_store,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # (GenAI jobs)
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -73,13 +74,13 @@ def mlflow_ui(exp12_store: Path, ui_port: int):
         proc.wait(timeout=30)
 
 
-def test_exp12_leaves_one_parent_and_three_finished_children(exp12_store: Path) -> None:
+def test_exp12_leaves_one_parent_and_two_finished_children(exp12_store: Path) -> None:
     client = MlflowClient(f"sqlite:///{exp12_store / 'mlflow.db'}")
     exp = client.get_experiment_by_name("exp12_optimized_training_full")
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if M.TAG_PARENT not in r.data.tags]
     children = [r for r in runs if M.TAG_PARENT in r.data.tags]
-    assert len(parents) == 1 and len(children) == 3
+    assert len(parents) == 1 and len(children) == 2
     assert {c.data.tags[M.TAG_PARENT] for c in children} == {parents[0].info.run_id}
     assert {c.info.status for c in children} == {"FINISHED"}
     for child in children:
@@ -105,8 +106,8 @@ def test_mlflow_ui_lists_the_runs(mlflow_ui: str) -> None:
         runs = json.load(r)["runs"]
     tags = [{t["key"]: t["value"] for t in run["data"].get("tags", [])} for run in runs]
     parents = [t for t in tags if M.TAG_PARENT not in t]
-    assert len(runs) == 4 and len(parents) == 1
-    assert sum(M.TAG_PARENT in t for t in tags) == 3
+    assert len(runs) == 3 and len(parents) == 1
+    assert sum(M.TAG_PARENT in t for t in tags) == 2
     child = next(r for r, t in zip(runs, tags, strict=True) if M.TAG_PARENT in t)
     run_id = child["info"]["run_id"]
     with urllib.request.urlopen(f"{base}/artifacts/list?run_id={run_id}") as r:
@@ -161,7 +162,7 @@ def test_the_printed_links_open_the_runs_in_a_browser(
     assert shot.is_file() and shot.stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("name", ["mlp_baseline", "wide_deep"])
+@pytest.mark.parametrize("name", ["wide_deep"])  # (mlp_baseline: the repeats test below)
 def test_baselines_run_end_to_end(
     tmp_path: Path, real_data_dir, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

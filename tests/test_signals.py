@@ -106,9 +106,9 @@ def test_while_the_store_is_created(tmp_path, synthetic_dir, patch, capsys) -> N
     import sweep.sweep
 
     class Interrupting(sweep.sweep.Tracker):
-        def __init__(self, uri: str):
+        def __init__(self, *args):
             ctrl_c()  # arrives while the store is being created
-            super().__init__(uri)
+            super().__init__(*args)
 
     patch.setattr(sweep.sweep, "Tracker", Interrupting)
     args = sweep_args(tmp_path, "startup", synthetic_dir)

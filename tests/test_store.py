@@ -202,7 +202,7 @@ def test_the_readme_shared_store_section_word_for_word(tmp_path: Path, real_data
         assert "Traceback" not in out, out[-4000:]
         client = MlflowClient(server.url("mlflow"))
         kids = {}
-        for name, trials in (("mlp_baseline", 2), ("mlp_search", 4), ("wide_deep", 1)):
+        for name, trials in (("mlp_baseline", 2), ("mlp_search", 2), ("wide_deep", 1)):
             runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
             parents = [r for r in runs if M.TAG_PARENT not in r.data.tags]
             kids[name] = [r for r in runs if M.TAG_PARENT in r.data.tags]
@@ -221,10 +221,10 @@ def test_the_readme_shared_store_section_word_for_word(tmp_path: Path, real_data
 
 
 def spark_trials_ran_side_by_side(client: MlflowClient, kids: list) -> None:
-    """A Spark sweep (local[2], 4 trials): one parent, numbered trials with their history,
-    at least two at the same time, labelled trial/repeat in the order proposed, 4 seeds."""
+    """A Spark sweep (local[2], 2 trials): one parent, numbered trials with their history,
+    both at the same time, labelled trial/repeat in the order proposed, a seed each."""
     assert len({k.data.tags[M.TAG_PARENT] for k in kids}) == 1
-    assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in kids) == [1, 2, 3, 4]
+    assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in kids) == [1, 2]
     for kid in kids:
         history = client.get_metric_history(kid.info.run_id, M.VAL_ACCURACY)
         assert [h.step for h in history] == [1]
@@ -235,4 +235,4 @@ def spark_trials_ran_side_by_side(client: MlflowClient, kids: list) -> None:
     configs = [k.data.tags[M.TAG_CONFIG] for k in kids]
     roles = ["repeat" if c in configs[:i] else "trial" for i, c in enumerate(configs)]
     assert [k.data.tags[M.TAG_ROLE] for k in kids] == roles
-    assert len({k.data.params["train.seed"] for k in kids}) == 4  # parallel: still 4 seeds
+    assert len({k.data.params["train.seed"] for k in kids}) == 2  # parallel: still 2 seeds

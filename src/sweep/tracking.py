@@ -125,6 +125,8 @@ class Tracker:
         if kind(tracking_uri) == "server":  # fail fast: this class retries, up to store_timeout
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+            # the console prints its own links (to the UI the user opens), not MLflow's
+            os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         db = sqlite_path(tracking_uri)
         if db is not None:
             self.client = self._open_sqlite(db)
