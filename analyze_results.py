@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, "src")  # runnable from a checkout without installing
     from sweep.report import ReportError, build_report, update_actionplan, update_section
+    from sweep.store import shown
 
     try:
         report = build_report(
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(report.files) - 3} figures"
         )
         context = (
-            f"Measured from `{args.tracking_uri}` on {datetime.now():%Y-%m-%d}. Each row "
+            f"Measured from `{shown(args.tracking_uri)}` on {datetime.now():%Y-%m-%d}. Each row "
             "states its budget (epochs per run, training images, device) and n, the runs "
             "(seeds) of its selected configuration; test accuracies are on the 10,000 "
             "held-out test images, which never take part in selection."

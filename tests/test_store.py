@@ -83,6 +83,137 @@ def test_a_store_of_a_newer_mlflow(tmp_path: Path, monkeypatch, capsys) -> None:
     refused(tmp_path, capsys, "sqlite:///new.db", "newer MLflow", "f00dfeed1234")
 
 
+def test_a_store_of_an_older_mlflow(tmp_path: Path, synthetic_dir: Path, monkeypatch, capsys):
+    """Found when MLflow opens it (a store being created right now passes through older
+    revisions): still one paragraph, exit 2, and the command that upgrades it."""
+    monkeypatch.chdir(tmp_path)
+    make_store = (
+        "import sys; from mlflow import MlflowClient; MlflowClient(sys.argv[1]).search_runs(['0'])"
+    )
+    # (in another process: this one would keep the store open, never checking it again)
+    subprocess.run([sys.executable, "-c", make_store, "sqlite:///old.db"], check=True)
+    with sqlite3.connect(tmp_path / "old.db") as con:
+        con.execute("UPDATE alembic_version SET version_num = '451aebb31d03'")  # MLflow 1.0
+    path = tiny(tmp_path, "x")
+    args = [str(path), "--tracking-uri", "sqlite:///old.db", "--data-dir", str(synthetic_dir)]
+    capsys.readouterr()
+    assert main([*args, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "older MLflow" in err and "mlflow db upgrade sqlite:///" in err, err
+    assert "Traceback" not in err
+    from sweep.report import ReportError, load_runs
+
+    with pytest.raises(ReportError, match="older MLflow"):
+        load_runs("sqlite:///old.db")
+
+
+def test_unknown_kinds_of_store_are_named(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    refused(tmp_path, capsys, "postgres://me:secret@db/mlflow", "postgresql+psycopg://", "***")
+    refused(tmp_path, capsys, "mysql://me:secret@db/mlflow", "sqlite:///FILE", "me:***@")
+
+
+def test_passwords_are_never_shown() -> None:
+    from sweep.store import shown
+
+    assert (
+        shown("postgresql+psycopg://me:s3:cr3t@db:5432/x")
+        == "postgresql+psycopg://me:***@db:5432/x"
+    )
+    assert shown("https://me:secret@mlflow.example/") == "https://me:***@mlflow.example/"
+    assert shown("postgresql+psycopg://me@db/x") == "postgresql+psycopg://me@db/x"
+    assert shown("sqlite:////tmp/a:b@c.db") == "sqlite:////tmp/a:b@c.db"
+
+
+def test_a_store_that_never_answers_stops_within_the_timeout() -> None:
+    """On opening it (a trial's first call) as on any later call: retried, said once on the
+    console, then StoreLost; a Ctrl-C meanwhile gives up at once."""
+    from sweep.signals import StoreLost
+    from sweep.tracking import Tracker
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(StoreLost, match="did not answer for 1 s"):
+        Tracker(uri, store_timeout=1)
+    assert time.monotonic() - started < 15
+    started = time.monotonic()
+    with pytest.raises(StoreLost, match="does not answer"):
+        Tracker(uri, store_timeout=600, should_stop=lambda: True)
+    assert time.monotonic() - started < 15
+
+
+def test_only_a_store_that_does_not_answer_is_waited_for() -> None:
+    from sweep.tracking import unreachable
+
+    assert unreachable(OSError("[Errno 111] Connection refused")) == "connection refused"
+    # MLflow's words for a server that answers 500: an error to report, not an outage
+    assert unreachable(RuntimeError("Max retries exceeded (too many 500 error responses)")) is None
+    assert unreachable(RuntimeError("Max retries exceeded (too many 503 error responses)"))
+
+
+def test_a_server_that_answers_500_is_an_error_not_an_outage(
+    tmp_path: Path, synthetic_dir: Path, monkeypatch, capsys
+) -> None:
+    """A server whose /health is OK but whose API fails: one paragraph at once, no retries."""
+    import http.server
+    import threading
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            ok = self.path == "/health"
+            self.send_response(200 if ok else 500)
+            self.end_headers()
+            self.wfile.write(b"OK" if ok else b"{}")
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.chdir(tmp_path)
+    uri = f"http://127.0.0.1:{server.server_port}"
+    path = tiny(tmp_path, "x")
+    args = [str(path), "--tracking-uri", uri, "--data-dir", str(synthetic_dir), "--no-progress"]
+    started = time.monotonic()
+    try:
+        code = main(args)
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert code == 1 and time.monotonic() - started < 60, err
+    assert f"error: the store {uri} answered with an error" in err and "500" in err, err
+    assert "does not answer" not in err and "Traceback" not in err
+
+
+def test_a_spark_trial_that_lost_the_store_stops_the_sweep() -> None:
+    from hyperopt import Trials
+
+    from sweep.sweep import store_lost
+
+    trials = Trials()
+    trials.insert_trial_doc(
+        {
+            "tid": 0, "spec": None, "state": 3, "owner": None, "book_time": None,
+            "refresh_time": None, "exp_key": None, "version": 0, "result": {"status": "new"},
+            "misc": {"tid": 0, "cmd": None, "workdir": None, "idxs": {}, "vals": {},
+                     "error": ("<class 'sweep.signals.StoreLost'>", "Traceback ...\n"
+                               "sweep.signals.StoreLost: the store X did not answer for 4 s")},
+        }
+    )  # fmt: skip
+    trials.refresh()
+    assert store_lost(trials) == "the store X did not answer for 4 s"
+    assert store_lost(Trials()) is None
+
+
+def test_the_store_timeout_is_a_number_of_seconds(capsys) -> None:
+    for bad in ("nan", "-1", "soon"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["experiments/quickstart.yaml", "--store-timeout", bad])
+        assert exit_.value.code == 2 and "seconds" in capsys.readouterr().err
+
+
 def test_an_unreachable_server(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     uri = f"http://127.0.0.1:{free_port()}"
@@ -107,6 +238,12 @@ def test_the_report_never_creates_a_store(tmp_path: Path) -> None:
     assert done.returncode == 1 and "there is no store at sqlite:///no.db" in done.stderr
     assert "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []  # no database, no lock, no report folder
+    (tmp_path / "empty.db").touch()  # a file that is no store yet: not made one either
+    from sweep.report import ReportError, load_runs
+
+    with pytest.raises(ReportError, match="holds no MLflow store"):
+        load_runs(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert (tmp_path / "empty.db").stat().st_size == 0
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
@@ -116,6 +253,7 @@ def test_postgres_faults_are_clear(postgres, tmp_path: Path, monkeypatch, capsys
     postgres.createdb("faults")
     refused(tmp_path, capsys, postgres.url("faults", "wrong"), "refused the login", "***")
     refused(tmp_path, capsys, postgres.url("nowhere"), "does not exist", "createdb")
+    refused(tmp_path, capsys, postgres.url("faults") + "?nosuchoption=1", "refused", "***")
 
 
 @pytest.mark.slow
@@ -147,6 +285,7 @@ def test_a_store_that_goes_away_stops_the_sweep_resumably(
     text = log.read_text()
     assert "does not answer" in text and "did not answer for 4 s" in text
     assert "Run the same command again to resume" in text and "Traceback" not in text
+    assert "sweep:sweep@" not in text and "sweep:***@" in text  # the password, hidden
 
     proc, log = start_cli(*args, cwd=tmp_path)  # the store is back: the same command resumes
     assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]

@@ -7,6 +7,7 @@ Heavy libraries (torch, MLflow, hyperopt) are imported only after validation, so
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -52,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--store-timeout",
-        type=float,
+        type=_seconds,
         default=180.0,
         metavar="SECONDS",
         help="if the store stops answering during a sweep, retry this long, then stop as "
@@ -130,6 +131,17 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _seconds(text: str) -> float:
+    """A finite number of seconds, at least 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
 def _configure_logging() -> None:
     from loguru import logger
     from tqdm import tqdm
@@ -195,11 +207,15 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def _interrupted(argv: list[str] | None) -> int:
+    from .store import hides_password, shown
+
     args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--fresh"]
-    again = " ".join(["python -m sweep", *args])
+    again = " ".join(["python -m sweep", *map(shown, args)])
+    hidden = any(map(hides_password, args))
     print(
         "\nSweep interrupted; finished trials are saved. Run the same command again to "
-        f"resume it:\n  {again}\n(add --fresh to start over instead)",
+        f"resume it:\n  {again}\n(add --fresh to start over instead"
+        + ("; the store's password is shown as ***)" if hidden else ")"),
         file=sys.stderr,
     )
     return EXIT_INTERRUPTED
@@ -207,6 +223,7 @@ def _interrupted(argv: list[str] | None) -> int:
 
 def _all_failed(result: Any, tracking_uri: str) -> None:
     """One paragraph instead of a traceback: how many, the first error, where its trace is."""
+    from .store import shown
     from .trial import FAILURE_TRACE
 
     first = result.trials[0] if result.trials else None
@@ -218,7 +235,7 @@ def _all_failed(result: Any, tracking_uri: str) -> None:
     )
     print(
         f"\nerror: all {len(result.trials)} trials of the sweep failed.{detail} "
-        f"The sweep (parent run {result.parent_run_id} in {tracking_uri}) is marked FAILED "
+        f"The sweep (parent run {result.parent_run_id} in {shown(tracking_uri)}) is marked FAILED "
         "and will not be resumed: fix the cause, then run the same command again to start "
         "a new sweep.",
         file=sys.stderr,
@@ -228,13 +245,15 @@ def _all_failed(result: Any, tracking_uri: str) -> None:
 def _print_links(result: Any, tracking_uri: str, port: int) -> None:
     """Where to see the sweep: its runs and the selected trial, in the UI's Model-training
     view (a fresh browser would otherwise open MLflow's GenAI view, which shows no runs)."""
+    from .store import shown
     from .tracking import ui_base, ui_links
 
     best = result.best
     links = ui_links(ui_base(tracking_uri, port), result.experiment_id, best and best.run_id)
     local = not tracking_uri.startswith(("http://", "https://"))
     lines = [
-        f"Browse it with `mlflow ui --backend-store-uri {tracking_uri} --port {port}`, then open"
+        f"Browse it with `mlflow ui --backend-store-uri {shown(tracking_uri)} --port {port}`, "
+        "then open"
         if local
         else "Browse it at",
         f"  the sweep's runs:   {links['runs']}",
@@ -249,6 +268,7 @@ def _report(result: Any, tracking_uri: str, port: int) -> int:
     from loguru import logger
 
     from .stats import describe
+    from .store import shown
 
     best = result.best
     if best is None:
@@ -276,7 +296,7 @@ def _report(result: Any, tracking_uri: str, port: int) -> int:
         test.mean,
         interval,
         result.parent_run_id,
-        tracking_uri,
+        shown(tracking_uri),
     )
     _print_links(result, tracking_uri, port)
     return 0
@@ -324,8 +344,11 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     _configure_logging()
+    from mlflow.exceptions import MlflowException
+
     from .backends import BackendError
     from .data import DataError
+    from .store import shown
     from .sweep import run_sweep
 
     options = _options(args)
@@ -341,6 +364,18 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
         return EXIT_BAD_INPUT
     except (DataError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except StoreError as exc:  # e.g. a store of an older MLflow, found on opening it
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MlflowException as exc:  # the store answered, with an error (a server's 500...)
+        first = (str(exc).strip().splitlines() or ["no details"])[0][:500]
+        print(
+            f"error: the store {shown(options.tracking_uri)} answered with an error: {first}. "
+            "Finished trials are kept; fix the store, then run the same command again to "
+            "resume.",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     code = _report(result, options.tracking_uri, args.ui_port)
     if stop.is_set():  # the signal came as the sweep was ending: nothing is left to resume

@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import metrics as M
 from . import stats
+from .store import shown
 
 PAGE = 1000
 ACTIONPLAN_START = (
@@ -105,6 +106,7 @@ def load_runs(
     for the other reads."""
     import os
 
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from .store import StoreError, check
@@ -114,14 +116,22 @@ def load_runs(
     except StoreError as exc:
         raise ReportError(str(exc)) from None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    client = MlflowClient(tracking_uri)
-    found = client.search_experiments()
+    try:
+        client = MlflowClient(tracking_uri)
+        found = client.search_experiments()
+    except MlflowException as exc:
+        if "out-of-date database schema" not in str(exc):
+            raise
+        raise ReportError(
+            f"the store {shown(tracking_uri)} was written by an older MLflow. Back it up, then "
+            f"upgrade it with: mlflow db upgrade {shown(tracking_uri)}"
+        ) from None
     if experiments:
         found = [e for e in found if any(matches(e.name, pat) for pat in experiments)]
     if not found:
         which = f" matching {' '.join(experiments)}" if experiments else ""
         raise ReportError(
-            f"no experiments{which} in {tracking_uri}. Run a sweep first: "
+            f"no experiments{which} in {shown(tracking_uri)}. Run a sweep first: "
             "python -m sweep experiments/quickstart.yaml"
         )
     names = {e.experiment_id: e.name for e in found}
@@ -137,8 +147,8 @@ def load_runs(
         r["sweep_key"] = keys.get(r["parent_run_id"], r["parent_run_id"])
     if not rows:
         raise ReportError(
-            f"the store {tracking_uri} holds {len(names)} experiment(s) but no trial (child) "
-            "runs" + (f" since {since:%Y-%m-%d}" if since else "") + "; nothing to report."
+            f"the store {shown(tracking_uri)} holds {len(names)} experiment(s) but no trial "
+            "(child) runs" + (f" since {since:%Y-%m-%d}" if since else "") + "; nothing to report."
         )
     frame = pd.DataFrame(rows)
     frame["seed"] = frame["seed"].astype("Int64")  # a run failed before its params: no seed
@@ -585,7 +595,7 @@ def build_report(
 
 def _stamp(tracking_uri: str) -> str:
     return (
-        f"Generated {datetime.now():%Y-%m-%d %H:%M} from `{tracking_uri}`. One row per "
+        f"Generated {datetime.now():%Y-%m-%d %H:%M} from `{shown(tracking_uri)}`. One row per "
         "sweep; budget = epochs per run, training images, device."
     )
 

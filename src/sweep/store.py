@@ -10,6 +10,8 @@ and what to do.
 from __future__ import annotations
 
 import contextlib
+import http.client
+import re
 import sqlite3
 import urllib.error
 import urllib.request
@@ -20,6 +22,13 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 CHECK_TIMEOUT_S = 5  # per connection attempt while checking a store
 # pg_advisory_lock key that serialises creating MLflow's tables in a new PostgreSQL database
 _SCHEMA_LOCK = 0x6D6C666C6F77  # "mlflow"
+
+
+_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@/]*@", re.IGNORECASE)
+KINDS_HINT = (
+    "Name a SQLite file (sqlite:///FILE), an MLflow tracking server (http(s)://HOST:PORT) or "
+    "a PostgreSQL database (postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE)."
+)
 
 
 class StoreError(Exception):
@@ -39,7 +48,7 @@ def absolute_uri(uri: str) -> str:
 
 
 def kind(uri: str) -> str:
-    """``sqlite``, ``server``, ``postgresql`` or ``other`` (left to MLflow)."""
+    """``sqlite``, ``server``, ``postgresql`` or ``other`` (refused by :func:`check`)."""
     if uri.startswith("sqlite:///"):
         return "sqlite"
     if uri.startswith(("http://", "https://")):
@@ -50,15 +59,12 @@ def kind(uri: str) -> str:
 
 
 def shown(uri: str) -> str:
-    """The URI as printed: a password replaced by ``***``."""
-    if kind(uri) != "postgresql":
-        return uri
-    from sqlalchemy.engine import make_url
+    """The URI as printed: a password (``scheme://user:password@host``) replaced by ``***``."""
+    return _PASSWORD.sub(r"\1***@", uri)
 
-    try:
-        return make_url(uri).render_as_string(hide_password=True)
-    except Exception:  # not even a URL: say so without echoing it
-        return "(an unreadable postgresql URI)"
+
+def hides_password(uri: str) -> bool:
+    return shown(uri) != uri
 
 
 def check(uri: str, *, create: bool) -> None:
@@ -73,6 +79,13 @@ def check(uri: str, *, create: bool) -> None:
         _check_server(uri)
     elif which == "postgresql":
         _check_postgresql(uri, create)
+    elif uri.startswith("postgres://"):
+        raise StoreError(
+            f"--tracking-uri {shown(uri)}: write postgresql+psycopg:// for a PostgreSQL store "
+            "(the driver the postgres extra installs)."
+        )
+    else:
+        raise StoreError(f"--tracking-uri {shown(uri)} is no store this tool knows. {KINDS_HINT}")
 
 
 # ----------------------------------------------------------------------------- SQLite
@@ -126,6 +139,8 @@ def _check_sqlite(uri: str, db: Path, create: bool) -> None:
             f"{db} is an SQLite database but not an MLflow store (it has no experiments "
             "table). Name the right file with --tracking-uri."
         )
+    if not create and not tables:
+        raise StoreError(f"{uri} holds no MLflow store yet (an empty file). Run a sweep first.")
     _check_revision(uri, revision)
 
 
@@ -140,8 +155,8 @@ def _check_server(uri: str) -> None:
             f"the server at {uri} answered {exc.code} {exc.reason} to {health}: it is not an "
             "MLflow tracking server, or it refuses this client. Check the address."
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc.__class__.__name__
         raise StoreError(
             f"no MLflow tracking server answers at {uri} ({reason}). Start it (mlflow server "
             "--backend-store-uri ... --port N) or fix --tracking-uri."
@@ -162,6 +177,12 @@ def _engine(uri: str):  # noqa: ANN202 (SQLAlchemy's Engine)
             uri, connect_args={"connect_timeout": CHECK_TIMEOUT_S}, poolclass=sqlalchemy.NullPool
         )
     except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] != "psycopg":
+            raise StoreError(
+                f"{shown(uri)} needs the driver {exc.name}, which is not installed. Write "
+                "postgresql+psycopg:// instead (the driver the postgres extra installs: uv sync "
+                "--extra postgres)."
+            ) from None
         raise StoreError(
             f"{shown(uri)} needs the PostgreSQL driver, which is not installed ({exc.name}). "
             "Install it with: uv sync --extra postgres"
@@ -186,6 +207,11 @@ def _check_postgresql(uri: str, create: bool) -> None:
                 ).scalar()
     except sqlalchemy.exc.OperationalError as exc:
         raise StoreError(_postgres_fault(uri, str(exc.orig or exc))) from None
+    except sqlalchemy.exc.SQLAlchemyError as exc:  # e.g. an option PostgreSQL does not know
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(
+            f"PostgreSQL refused {shown(uri)}: {first}. Check the URI's database and options."
+        ) from None
     finally:
         engine.dispose()
     if not create and "experiments" not in tables:

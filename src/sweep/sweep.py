@@ -116,9 +116,22 @@ def _after_each_trial(save: Any, stop: Any, graceful: GracefulStop | None):
         save()
         if graceful is not None:
             graceful.check("between trials")
+        if store_lost(trials):  # (Spark) a trial could not reach the store: stop them all
+            return True, []
         return stop(trials, *args) if stop else (False, [])
 
     return fn
+
+
+def store_lost(trials: Any) -> str | None:
+    """Why a trial stopped because the store did not answer, or None. Locally the trial's
+    :class:`StoreLost` stops the sweep itself; a Spark trial's comes back in its record."""
+    for doc in trials._dynamic_trials:  # (``trials.trials`` leaves out the failed ones)
+        kind, text = doc.get("misc", {}).get("error") or ("", "")
+        if "StoreLost" in kind:
+            last = str(text).strip().splitlines()[-1] if str(text).strip() else ""
+            return last.split("StoreLost: ", 1)[-1] or "the store did not answer"
+    return None
 
 
 def _algo(config: ExperimentConfig) -> Any:
@@ -320,7 +333,7 @@ def run_sweep(
         load_source(options.data_dir, options.data_pickle, options.allow_pickle)
         backend = make_backend(config.sweep, options.spark_master, options.tracking_uri)
         stop.check("while starting")
-        tracker = Tracker(options.tracking_uri, options.store_timeout)
+        tracker = Tracker(options.tracking_uri, options.store_timeout, stop.is_set)
         sweep = _open(tracker, config, yaml_path, path, options.fresh)
         status = "FAILED"
         try:
@@ -461,3 +474,5 @@ class _Phase:
                 ),  # Spark calls it from another thread: no stop flag there
                 show_progressbar=self.options.show_progress,
             )
+        if lost := store_lost(self.trials):
+            raise StoreLost(lost)

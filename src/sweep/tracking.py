@@ -24,7 +24,15 @@ from mlflow.tracking import MlflowClient
 
 from . import metrics as M
 from .signals import StoreLost
-from .store import DEFAULT_TRACKING_URI, absolute_uri, kind, schema_lock, shown, sqlite_path
+from .store import (
+    DEFAULT_TRACKING_URI,
+    StoreError,
+    absolute_uri,
+    kind,
+    schema_lock,
+    shown,
+    sqlite_path,
+)
 
 T = TypeVar("T")
 # MLflow's database layer logs every error it re-raises, with a traceback, and its table
@@ -33,8 +41,7 @@ logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 STORE_TIMEOUT_S = 180.0  # how long a sweep waits for a store that stopped answering
 # what a store that does not answer looks like (HTTP, PostgreSQL, a SQLite file gone away)
 _UNREACHABLE = (
-    "connection refused",
-    "max retries exceeded",
+    "connection refused",  # (not MLflow's "max retries exceeded": a server's 500s say so too)
     "failed to establish",
     "could not connect",
     "server closed the connection",
@@ -48,6 +55,9 @@ _UNREACHABLE = (
     "disk i/o error",
     "bad gateway",
     "service unavailable",
+    "too many 502 error responses",  # a proxy in front of a server that is down
+    "too many 503 error responses",
+    "too many 504 error responses",
 )
 
 
@@ -86,7 +96,7 @@ def ui_base(tracking_uri: str, port: int = UI_PORT) -> str:
     """The address of the UI that shows this store: the tracking server itself, or the
     local ``mlflow ui`` on ``port``."""
     if tracking_uri.startswith(("http://", "https://")):
-        return tracking_uri.rstrip("/")
+        return shown(tracking_uri).rstrip("/")
     return f"http://localhost:{port}"
 
 
@@ -117,23 +127,38 @@ class Tracker:
     """A thin, retrying facade over :class:`MlflowClient` for sweeps and trials."""
 
     def __init__(
-        self, tracking_uri: str = DEFAULT_TRACKING_URI, store_timeout: float = STORE_TIMEOUT_S
+        self,
+        tracking_uri: str = DEFAULT_TRACKING_URI,
+        store_timeout: float = STORE_TIMEOUT_S,
+        should_stop: Callable[[], bool] | None = None,
     ):
         self.tracking_uri = tracking_uri = absolute_uri(tracking_uri)
         self.store_timeout = store_timeout
+        self.should_stop = should_stop  # a Ctrl-C while retrying: give up at once
         self.lost = False  # set once the store has not answered for store_timeout seconds
         if kind(tracking_uri) == "server":  # fail fast: this class retries, up to store_timeout
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
             # the console prints its own links (to the UI the user opens), not MLflow's
             os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-        db = sqlite_path(tracking_uri)
-        if db is not None:
-            self.client = self._open_sqlite(db)
-        else:
-            with schema_lock(tracking_uri):  # PostgreSQL: one process creates the tables
-                self.client = MlflowClient(tracking_uri=tracking_uri)
-                self._call(lambda: self.client.search_experiments(max_results=1))
+        if kind(tracking_uri) == "postgresql":  # libpq's own wait for a host that is gone
+            os.environ.setdefault("PGCONNECT_TIMEOUT", "10")
+        try:
+            db = sqlite_path(tracking_uri)
+            self.client = self._open_sqlite(db) if db is not None else self._call(self._open)
+        except MlflowException as exc:
+            if "out-of-date database schema" not in str(exc):
+                raise
+            raise StoreError(
+                f"the store {shown(tracking_uri)} was written by an older MLflow. Back it up, "
+                f"then upgrade it with: mlflow db upgrade {shown(tracking_uri)}"
+            ) from None
+
+    def _open(self) -> MlflowClient:
+        with schema_lock(self.tracking_uri):  # PostgreSQL: one process creates the tables
+            client = MlflowClient(tracking_uri=self.tracking_uri)
+            client.search_experiments(max_results=1)
+            return client
 
     def _call(self, fn: Callable[[], T]) -> T:
         """``fn()``, retried while SQLite is busy, and while the store does not answer (a
@@ -158,12 +183,15 @@ class Tracker:
                         reason,
                         self.store_timeout,
                     )
-                if now - since >= self.store_timeout:
+                stopping = self.should_stop is not None and self.should_stop()
+                if now - since >= self.store_timeout or stopping:
                     self.lost = True
-                    raise StoreLost(self._lost_message()) from None
+                    raise StoreLost(self._lost_message(stopping)) from None
                 time.sleep(min(2.0, max(0.1, self.store_timeout / 20)))
 
-    def _lost_message(self) -> str:
+    def _lost_message(self, stopping: bool = False) -> str:
+        if stopping:
+            return f"the store {shown(self.tracking_uri)} does not answer"
         return (
             f"the store {shown(self.tracking_uri)} did not answer for {self.store_timeout:.0f} s "
             "(--store-timeout)"

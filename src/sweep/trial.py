@@ -217,7 +217,7 @@ def run_trial(
     from .tracking import Tracker
 
     trial, params, cid, seed = _trial_config(config, sample, number)
-    tracker = Tracker(ctx.tracking_uri, ctx.store_timeout)
+    tracker = Tracker(ctx.tracking_uri, ctx.store_timeout, should_stop)
     label = str(number) if number else uuid.uuid4().hex[:6]
     tags = {M.TAG_ROLE: role or TRIAL, M.TAG_CONFIG: cid}
     tags |= {M.TAG_TRIAL: label} if number else {}
