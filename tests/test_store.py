@@ -123,6 +123,9 @@ def test_passwords_are_never_shown() -> None:
     assert shown("https://me:secret@mlflow.example/") == "https://me:***@mlflow.example/"
     assert shown("postgresql+psycopg://me@db/x") == "postgresql+psycopg://me@db/x"
     assert shown("sqlite:////tmp/a:b@c.db") == "sqlite:////tmp/a:b@c.db"
+    assert shown("postgresql+psycopg://me:pa/ss@db/x") == "postgresql+psycopg://me:***@db/x"
+    assert shown("--tracking-uri=http://me:pw@h:1") == "--tracking-uri=http://me:***@h:1"
+    assert shown("postgresql+psycopg://me@db/x?password=pw&a=b").endswith("?password=***&a=b")
 
 
 def test_a_store_that_never_answers_stops_within_the_timeout() -> None:
@@ -190,7 +193,7 @@ def test_a_server_that_answers_500_is_an_error_not_an_outage(
 def test_a_spark_trial_that_lost_the_store_stops_the_sweep() -> None:
     from hyperopt import Trials
 
-    from sweep.sweep import store_lost
+    from sweep.backends import cancel_when_store_lost, store_lost
 
     trials = Trials()
     trials.insert_trial_doc(
@@ -202,7 +205,10 @@ def test_a_spark_trial_that_lost_the_store_stops_the_sweep() -> None:
                                "sweep.signals.StoreLost: the store X did not answer for 4 s")},
         }
     )  # fmt: skip
-    trials.refresh()
+    trials._fmin_cancelled = False  # (as SparkTrials has it)
+    cancel_when_store_lost(trials)
+    trials.refresh()  # what fmin does every few seconds: the Spark jobs are cancelled
+    assert trials._fmin_cancelled
     assert store_lost(trials) == "the store X did not answer for 4 s"
     assert store_lost(Trials()) is None
 

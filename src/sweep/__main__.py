@@ -245,15 +245,16 @@ def _all_failed(result: Any, tracking_uri: str) -> None:
 def _print_links(result: Any, tracking_uri: str, port: int) -> None:
     """Where to see the sweep: its runs and the selected trial, in the UI's Model-training
     view (a fresh browser would otherwise open MLflow's GenAI view, which shows no runs)."""
-    from .store import shown
+    from .store import hides_password, shown
     from .tracking import ui_base, ui_links
 
     best = result.best
     links = ui_links(ui_base(tracking_uri, port), result.experiment_id, best and best.run_id)
     local = not tracking_uri.startswith(("http://", "https://"))
     lines = [
-        f"Browse it with `mlflow ui --backend-store-uri {shown(tracking_uri)} --port {port}`, "
-        "then open"
+        f"Browse it with `mlflow ui --backend-store-uri {shown(tracking_uri)} --port {port}`"
+        + (" (type the password for ***)" if hides_password(tracking_uri) else "")
+        + ", then open"
         if local
         else "Browse it at",
         f"  the sweep's runs:   {links['runs']}",
@@ -345,6 +346,7 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
         return EXIT_BAD_INPUT
     _configure_logging()
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
     from .backends import BackendError
     from .data import DataError
@@ -368,8 +370,8 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
     except StoreError as exc:  # e.g. a store of an older MLflow, found on opening it
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except MlflowException as exc:  # the store answered, with an error (a server's 500...)
-        first = (str(exc).strip().splitlines() or ["no details"])[0][:500]
+    except (MlflowException, SQLAlchemyError) as exc:  # the store answered with an error
+        first = shown((str(exc).strip().splitlines() or ["no details"])[0][:500])
         print(
             f"error: the store {shown(options.tracking_uri)} answered with an error: {first}. "
             "Finished trials are kept; fix the store, then run the same command again to "

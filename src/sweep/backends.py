@@ -108,6 +108,32 @@ def trial_device(device: str) -> str:
     return f"cuda:{slot % torch.cuda.device_count()}"
 
 
+def store_lost(trials: Any) -> str | None:
+    """Why a trial stopped because the store did not answer, or None. Locally the trial's
+    :class:`StoreLost` stops the sweep itself; a Spark trial's comes back in its record."""
+    for doc in trials._dynamic_trials:  # (``trials.trials`` leaves out the failed ones)
+        kind, text = doc.get("misc", {}).get("error") or ("", "")
+        if "StoreLost" in kind:
+            last = str(text).strip().splitlines()[-1] if str(text).strip() else ""
+            return last.split("StoreLost: ", 1)[-1] or "the store did not answer"
+    return None
+
+
+def cancel_when_store_lost(trials: Any) -> None:
+    """Make ``trials`` (SparkTrials) cancel its ``fmin`` once a trial lost the store, as
+    its own timeout does: SparkTrials asks ``early_stop_fn`` only after a successful trial,
+    while ``fmin`` refreshes the trials every few seconds."""
+    refresh = trials.refresh
+
+    def refresh_then_check() -> None:
+        refresh()
+        if not trials._fmin_cancelled and store_lost(trials):
+            trials._fmin_cancelled = True
+            trials._fmin_cancelled_reason = "a trial lost the store"
+
+    trials.refresh = refresh_then_check
+
+
 class LocalBackend:
     """Trials run one after another in this process, numbered as they start; the state is
     saved before each trial, so a trial cut off by a crash runs again with its parameters."""
@@ -150,6 +176,7 @@ class SparkBackend:
         self.parallelism = parallelism
         self.threads = threads_per_trial(master, parallelism)
         self._trials = spark_trials(master, parallelism, timeout_s, uri)
+        cancel_when_store_lost(self._trials)
 
     def describe(self) -> str | None:
         return (

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import metrics as M
 from . import stats
-from .store import shown
+from .store import as_command, shown
 
 PAGE = 1000
 ACTIONPLAN_START = (
@@ -124,7 +124,7 @@ def load_runs(
             raise
         raise ReportError(
             f"the store {shown(tracking_uri)} was written by an older MLflow. Back it up, then "
-            f"upgrade it with: mlflow db upgrade {shown(tracking_uri)}"
+            f"upgrade it with: mlflow db upgrade {as_command(tracking_uri)}"
         ) from None
     if experiments:
         found = [e for e in found if any(matches(e.name, pat) for pat in experiments)]

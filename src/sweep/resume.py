@@ -240,9 +240,8 @@ def find_resumable(
     saved = load(path)
     if saved is None:
         return None
-    try:
-        parent = tracker.client.get_run(saved.parent_run_id)
-    except Exception:  # the run was deleted from the store: nothing to resume
+    parent = tracker.get_run(saved.parent_run_id)
+    if parent is None:  # the run was deleted from the store: nothing to resume
         return None
     if parent.info.status == "FINISHED":
         return None
@@ -268,9 +267,9 @@ def reopen(tracker: Tracker, state: SweepState) -> list[dict[str, Any]]:
     """Resume: parent back to RUNNING, runs cut off without notice marked KILLED; returns
     the trials to run again."""
     unfinished = take_unfinished(state.trials)
-    tracker.client.update_run(state.parent_run_id, status="RUNNING")
-    parent = tracker.client.get_run(state.parent_run_id)
-    stale = tracker.client.search_runs(
+    tracker.reopen_run(state.parent_run_id)
+    parent = tracker.get_run(state.parent_run_id)
+    stale = tracker.search_runs(
         [parent.info.experiment_id],
         f"tags.`{M.TAG_PARENT}` = '{state.parent_run_id}' and attributes.status = 'RUNNING'",
     )

@@ -24,7 +24,9 @@ CHECK_TIMEOUT_S = 5  # per connection attempt while checking a store
 _SCHEMA_LOCK = 0x6D6C666C6F77  # "mlflow"
 
 
-_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)[^@/]*@", re.IGNORECASE)
+# scheme://user:password@host (the password may hold "/" or ":"), and ?password=...
+_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
+_PASSWORD_PARAM = re.compile(r"([?&]password=)[^&\s]*", re.IGNORECASE)
 KINDS_HINT = (
     "Name a SQLite file (sqlite:///FILE), an MLflow tracking server (http(s)://HOST:PORT) or "
     "a PostgreSQL database (postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE)."
@@ -59,12 +61,19 @@ def kind(uri: str) -> str:
 
 
 def shown(uri: str) -> str:
-    """The URI as printed: a password (``scheme://user:password@host``) replaced by ``***``."""
-    return _PASSWORD.sub(r"\1***@", uri)
+    """The URI (or a command-line argument holding one) as printed: a password
+    (``scheme://user:password@host`` or ``?password=``) replaced by ``***``."""
+    return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD.sub(r"\1***@", uri))
 
 
 def hides_password(uri: str) -> bool:
     return shown(uri) != uri
+
+
+def as_command(uri: str) -> str:
+    """The URI for a command printed for the user to run: shown, with a note if the
+    password had to be hidden."""
+    return shown(uri) + (" (type the password for ***)" if hides_password(uri) else "")
 
 
 def check(uri: str, *, create: bool) -> None:
@@ -147,23 +156,24 @@ def _check_sqlite(uri: str, db: Path, create: bool) -> None:
 # ----------------------------------------------------------------------------- server
 def _check_server(uri: str) -> None:
     health = uri.rstrip("/") + "/health"
+    where, asked = shown(uri), shown(health)
     try:
         with urllib.request.urlopen(health, timeout=CHECK_TIMEOUT_S) as response:  # noqa: S310
             answer = response.read(100).decode(errors="replace").strip()
     except urllib.error.HTTPError as exc:
         raise StoreError(
-            f"the server at {uri} answered {exc.code} {exc.reason} to {health}: it is not an "
+            f"the server at {where} answered {exc.code} {exc.reason} to {asked}: it is not an "
             "MLflow tracking server, or it refuses this client. Check the address."
         ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc.__class__.__name__
         raise StoreError(
-            f"no MLflow tracking server answers at {uri} ({reason}). Start it (mlflow server "
+            f"no MLflow tracking server answers at {where} ({reason}). Start it (mlflow server "
             "--backend-store-uri ... --port N) or fix --tracking-uri."
         ) from None
     if answer != "OK":
         raise StoreError(
-            f"{uri} answered {answer[:40]!r} to {health}, not an MLflow tracking server's OK. "
+            f"{where} answered {answer[:40]!r} to {asked}, not an MLflow tracking server's OK. "
             "Check the address."
         )
 
@@ -208,7 +218,7 @@ def _check_postgresql(uri: str, create: bool) -> None:
     except sqlalchemy.exc.OperationalError as exc:
         raise StoreError(_postgres_fault(uri, str(exc.orig or exc))) from None
     except sqlalchemy.exc.SQLAlchemyError as exc:  # e.g. an option PostgreSQL does not know
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
         raise StoreError(
             f"PostgreSQL refused {shown(uri)}: {first}. Check the URI's database and options."
         ) from None

@@ -20,7 +20,7 @@ from loguru import logger
 
 from . import metrics as M
 from . import resume, selection
-from .backends import Backend, make_backend
+from .backends import Backend, make_backend, store_lost
 from .config import ExperimentConfig, content_hash, to_yaml
 from .signals import GracefulStop, StoreLost, SweepInterrupted
 from .space import apply_sample, build_space, grid_points
@@ -116,22 +116,9 @@ def _after_each_trial(save: Any, stop: Any, graceful: GracefulStop | None):
         save()
         if graceful is not None:
             graceful.check("between trials")
-        if store_lost(trials):  # (Spark) a trial could not reach the store: stop them all
-            return True, []
         return stop(trials, *args) if stop else (False, [])
 
     return fn
-
-
-def store_lost(trials: Any) -> str | None:
-    """Why a trial stopped because the store did not answer, or None. Locally the trial's
-    :class:`StoreLost` stops the sweep itself; a Spark trial's comes back in its record."""
-    for doc in trials._dynamic_trials:  # (``trials.trials`` leaves out the failed ones)
-        kind, text = doc.get("misc", {}).get("error") or ("", "")
-        if "StoreLost" in kind:
-            last = str(text).strip().splitlines()[-1] if str(text).strip() else ""
-            return last.split("StoreLost: ", 1)[-1] or "the store did not answer"
-    return None
 
 
 def _algo(config: ExperimentConfig) -> Any:
@@ -368,7 +355,7 @@ def run_sweep(
         finally:
             if not tracker.lost:
                 tracker.end_run(sweep.state.parent_run_id, status)
-            if status != "KILLED":
+            if not sweep.path.exists():  # complete: no resume will want the weights
                 shutil.rmtree(sweep.scratch, ignore_errors=True)
 
 

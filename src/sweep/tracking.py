@@ -28,6 +28,7 @@ from .store import (
     DEFAULT_TRACKING_URI,
     StoreError,
     absolute_uri,
+    as_command,
     kind,
     schema_lock,
     shown,
@@ -49,12 +50,18 @@ _UNREACHABLE = (
     "connection reset",
     "connection aborted",
     "timed out",
+    "timeout expired",  # libpq's connect_timeout
+    "no route to host",
+    "network is unreachable",
+    "the database system is starting up",
+    "the database system is shutting down",
     "name or service not known",
     "temporary failure in name resolution",
     "unable to open database file",
     "disk i/o error",
     "bad gateway",
     "service unavailable",
+    "too many 429 error responses",  # a server that asks its clients to slow down
     "too many 502 error responses",  # a proxy in front of a server that is down
     "too many 503 error responses",
     "too many 504 error responses",
@@ -63,6 +70,8 @@ _UNREACHABLE = (
 
 def unreachable(exc: BaseException) -> str | None:
     """What about ``exc`` says the store does not answer (e.g. "connection refused")."""
+    if getattr(exc, "error_code", None) == "TEMPORARILY_UNAVAILABLE":  # MLflow's own word
+        return "temporarily unavailable"
     text = str(exc).lower()
     return next((marker for marker in _UNREACHABLE if marker in text), None)
 
@@ -151,7 +160,7 @@ class Tracker:
                 raise
             raise StoreError(
                 f"the store {shown(tracking_uri)} was written by an older MLflow. Back it up, "
-                f"then upgrade it with: mlflow db upgrade {shown(tracking_uri)}"
+                f"then upgrade it with: mlflow db upgrade {as_command(tracking_uri)}"
             ) from None
 
     def _open(self) -> MlflowClient:
@@ -259,6 +268,21 @@ class Tracker:
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self._call(lambda: self.client.set_terminated(run_id, status=status))
+
+    def reopen_run(self, run_id: str) -> None:
+        self._call(lambda: self.client.update_run(run_id, status="RUNNING"))
+
+    def get_run(self, run_id: str) -> Any:
+        """The run, or None where the store has no such run (deleted for good)."""
+        try:
+            return self._call(lambda: self.client.get_run(run_id))
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
+    def search_runs(self, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
+        return self._call(lambda: self.client.search_runs(experiment_ids, filter_string))
 
     def rename_run(self, run_id: str, name: str) -> None:
         self._call(lambda: self.client.update_run(run_id, name=name))
