@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import metrics as M
 from . import stats
-from .store import as_command, shown
+from .store import shown
 
 PAGE = 1000
 ACTIONPLAN_START = (
@@ -109,7 +109,7 @@ def load_runs(
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from .store import StoreError, check
+    from .store import StoreError, check, older_mlflow
 
     try:  # a report reads a store, never creates one
         check(tracking_uri, create=False)
@@ -120,12 +120,10 @@ def load_runs(
         client = MlflowClient(tracking_uri)
         found = client.search_experiments()
     except MlflowException as exc:
-        if "out-of-date database schema" not in str(exc):
+        older = older_mlflow(tracking_uri, exc)
+        if older is None:
             raise
-        raise ReportError(
-            f"the store {shown(tracking_uri)} was written by an older MLflow. Back it up, then "
-            f"upgrade it with: mlflow db upgrade {as_command(tracking_uri)}"
-        ) from None
+        raise ReportError(str(older)) from None
     if experiments:
         found = [e for e in found if any(matches(e.name, pat) for pat in experiments)]
     if not found:

@@ -70,6 +70,17 @@ def hides_password(uri: str) -> bool:
     return shown(uri) != uri
 
 
+def older_mlflow(uri: str, exc: Exception) -> StoreError | None:
+    """The clear answer to MLflow's refusal of a store its older versions wrote (found
+    when it opens the store), or None for any other error."""
+    if "out-of-date database schema" not in str(exc):
+        return None
+    return StoreError(
+        f"the store {shown(uri)} was written by an older MLflow. Back it up, then upgrade it "
+        f"with: mlflow db upgrade {as_command(uri)}"
+    )
+
+
 def as_command(uri: str) -> str:
     """The URI for a command printed for the user to run: shown, with a note if the
     password had to be hidden."""

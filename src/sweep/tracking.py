@@ -26,10 +26,9 @@ from . import metrics as M
 from .signals import StoreLost
 from .store import (
     DEFAULT_TRACKING_URI,
-    StoreError,
     absolute_uri,
-    as_command,
     kind,
+    older_mlflow,
     schema_lock,
     shown,
     sqlite_path,
@@ -156,12 +155,10 @@ class Tracker:
             db = sqlite_path(tracking_uri)
             self.client = self._open_sqlite(db) if db is not None else self._call(self._open)
         except MlflowException as exc:
-            if "out-of-date database schema" not in str(exc):
+            older = older_mlflow(tracking_uri, exc)
+            if older is None:
                 raise
-            raise StoreError(
-                f"the store {shown(tracking_uri)} was written by an older MLflow. Back it up, "
-                f"then upgrade it with: mlflow db upgrade {as_command(tracking_uri)}"
-            ) from None
+            raise older from None
 
     def _open(self) -> MlflowClient:
         with schema_lock(self.tracking_uri):  # PostgreSQL: one process creates the tables
