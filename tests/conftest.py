@@ -142,6 +142,29 @@ def chromium() -> str:
     return str(found)
 
 
+MLP_SWEEP = """
+name: {name}
+model: {{kind: mlp, hidden: {hidden}, dropout: 0.0}}
+train: {{epochs: {epochs}, batch_size: {batch_size}}}
+search:
+  train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
+sweep: {{algo: tpe, max_evals: 2, seed: 1}}
+data: {{subset: {subset}}}
+"""
+
+
+def write_mlp_sweep(
+    folder: Path, name: str, *, epochs: int, subset: int, hidden: list[int], batch_size: int
+) -> Path:
+    """A 2-trial TPE sweep of an MLP's learning rate, as ``folder/name.yaml``."""
+    path = folder / f"{name}.yaml"
+    text = MLP_SWEEP.format(
+        name=name, epochs=epochs, subset=subset, hidden=hidden, batch_size=batch_size
+    )
+    path.write_text(text)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

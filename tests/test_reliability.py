@@ -9,28 +9,18 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, run_cli, start_cli, wait_for_line, wait_until
+from conftest import REPO, run_cli, start_cli, wait_for_line, wait_until, write_mlp_sweep
 from sweep import metrics as M
 from sweep.__main__ import main
+
 
 # Trial 2 is long enough (5 epochs of 8,100 images) to be caught running on any machine:
 # the tests wait for its first epoch in the store, then interrupt it (4 epochs to spare),
 # or trial 1 the same way.
-SWEEP = """
-name: {name}
-model: {{kind: mlp, hidden: [256, 256], dropout: 0.0}}
-train: {{epochs: {epochs}, batch_size: 32}}
-search:
-  train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
-sweep: {{algo: tpe, max_evals: 2, seed: 1}}
-data: {{subset: {subset}}}
-"""
-
-
 def write_sweep(folder: Path, name: str, epochs: int = 5, subset: int = 9000) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(SWEEP.format(name=name, epochs=epochs, subset=subset))
-    return path
+    return write_mlp_sweep(
+        folder, name, epochs=epochs, subset=subset, hidden=[256, 256], batch_size=32
+    )
 
 
 def start(path: Path, folder: Path, data: Path) -> tuple:

@@ -17,27 +17,22 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, free_port, require, start_cli, start_postgres, wait_until
+from conftest import (
+    REPO,
+    free_port,
+    require,
+    start_cli,
+    start_postgres,
+    wait_until,
+    write_mlp_sweep,
+)
 from sweep import metrics as M
 from sweep.__main__ import main
 from sweep.store import StoreError, check
 
-QUICK = ["--max-evals", "2", "--epochs", "1", "--subset", "1000", "--no-progress"]
-TINY = """
-name: {name}
-model: {{kind: mlp, hidden: [64], dropout: 0.0}}
-train: {{epochs: {epochs}, batch_size: 64}}
-search:
-  train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
-sweep: {{algo: tpe, max_evals: 2, seed: 1}}
-data: {{subset: {subset}}}
-"""
-
 
 def tiny(folder: Path, name: str, epochs: int = 1, subset: int = 1000) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(TINY.format(name=name, epochs=epochs, subset=subset))
-    return path
+    return write_mlp_sweep(folder, name, epochs=epochs, subset=subset, hidden=[64], batch_size=64)
 
 
 def refused(tmp_path: Path, capsys, uri: str, *words: str) -> None:
