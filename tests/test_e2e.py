@@ -91,6 +91,40 @@ def test_exp12_leaves_one_parent_and_two_finished_children(exp12_store: Path) ->
         assert 0.5 < child.data.metrics[M.TEST_ACCURACY] <= 1.0  # real data, 1 epoch
 
 
+def test_the_best_model_is_registered_and_predicts_as_logged(
+    exp12_store: Path, real_data_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """models:/NAME@best scores the 10,000 test images with exactly the logged accuracy."""
+    import mlflow.pyfunc
+    import numpy as np
+
+    from sweep.predict import main as predict
+
+    name = "exp12_optimized_training_full"
+    uri = f"sqlite:///{exp12_store / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    version = client.get_model_version_by_alias(name, "best")
+    runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+    parent = next(r for r in runs if M.TAG_PARENT not in r.data.tags)
+    assert version.run_id == parent.data.tags[M.TAG_BEST_TRIAL]  # the selected trial's run
+    best_run = client.get_run(version.run_id)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    model = mlflow.pyfunc.load_model(f"models:/{name}@best")
+    images = np.random.default_rng(0).integers(0, 256, (3, 1, 28, 28)).astype(np.float32)
+    assert model.predict(images).shape == (3, 10)
+
+    out = tmp_path / "PRED_cnn.dat"
+    code = predict([f"models:/{name}@best", "--out", str(out), "--tracking-uri", uri])
+    assert code == 0, capsys.readouterr().err
+    labels = [int(line) for line in out.read_text().splitlines()]
+    assert len(labels) == 10_000 and set(labels) <= set(range(10))
+    printed = capsys.readouterr().out
+    logged = best_run.data.metrics[M.TEST_ACCURACY]
+    assert f"accuracy {logged:.4f} on 10000 images" in printed, (logged, printed[:200])
+    assert "macro avg" in printed and "weighted avg" in printed
+    assert (tmp_path / "PRED_cnn_confusion_matrix.png").stat().st_size > 10_000
+
+
 def test_mlflow_ui_lists_the_runs(mlflow_ui: str) -> None:
     base = f"{mlflow_ui}/api/2.0/mlflow"
     name = "exp12_optimized_training_full"

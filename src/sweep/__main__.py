@@ -387,6 +387,11 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["predict"]:  # python -m sweep predict MODEL --out FILE
+        from .predict import main as predict
+
+        return predict(argv[1:])
     args = parse_args(argv)
     from .signals import GracefulStop
 

@@ -95,8 +95,9 @@ def find_data_dir(data_dir: str | Path | None = None) -> Path:
     raise DataError(f"Fashion-MNIST files not found (looked in {looked}). " + HOW_TO_GET)
 
 
-def read_idx(path: Path, magic: int, count: int) -> np.ndarray:
-    """Read one IDX file (gzipped or not), checking magic number, shape and size."""
+def read_idx(path: Path, magic: int, count: int | None = None) -> np.ndarray:
+    """Read one IDX file (gzipped or not), checking magic number, shape and size (``count``
+    items, or as many as the file declares)."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
@@ -117,6 +118,7 @@ def read_idx(path: Path, magic: int, count: int) -> np.ndarray:
             f"({'images' if magic == 2051 else 'labels'}); it is the wrong file. " + HOW_TO_GET
         )
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    count = dims[0] if count is None else count
     expected = (count, 28, 28) if ndim == 3 else (count,)
     if dims != expected:
         raise DataError(

@@ -25,7 +25,7 @@ from .config import ExperimentConfig, content_hash, to_yaml
 from .signals import GracefulStop, StoreLost, SweepInterrupted
 from .space import apply_sample, build_space, grid_points
 from .tracking import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, git_commit
-from .trial import STATUS_OK, Objective, TrialContext, TrialSummary
+from .trial import STATUS_OK, Objective, TrialContext, TrialSummary, example_images, load_scorer
 
 __all__ = ["RunOptions", "SweepInterrupted", "SweepResult", "run_sweep", "no_progress_stop"]
 
@@ -242,12 +242,17 @@ def _objective_values(result: SweepResult) -> list[float]:
 def _log_best_model(
     tracker: Tracker, best: TrialSummary, config: ExperimentConfig, scratch: Path
 ) -> None:
+    """The selected trial's weights and config as light artifacts of its run, and the
+    model, registered as the experiment's name with the alias ``best``."""
     checkpoint = scratch / f"{best.run_id}.pt"
     if checkpoint.is_file():
         trained = apply_sample(config, {**best.params, "train.seed": best.seed})
         (scratch / "config.yaml").write_text(to_yaml(trained))
+        model = load_scorer(trained, checkpoint)
         tracker.log_file(best.run_id, checkpoint.rename(scratch / "state_dict.pt"), "model")
         tracker.log_file(best.run_id, scratch / "config.yaml", "model")
+        version = tracker.log_model(best.run_id, model, config.name, example_images())
+        logger.info("registered model {} version {} (alias @{})", config.name, version, "best")
 
 
 def _open(

@@ -38,6 +38,7 @@ T = TypeVar("T")
 # MLflow's database layer logs every error it re-raises, with a traceback, and its table
 # creation at INFO: the errors reach this module, which says what went wrong in one line.
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+BEST_ALIAS = "best"  # the registered model's alias for the sweep's selected configuration
 STORE_TIMEOUT_S = 180.0  # how long a sweep waits for a store that stopped answering
 # what a store that does not answer looks like (HTTP, PostgreSQL, a SQLite file gone away)
 _UNREACHABLE = (
@@ -124,6 +125,14 @@ def git_commit(folder: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _model_requirements() -> list[str]:
+    """What a logged model needs to load (this environment's versions; given, so that
+    MLflow need not load the model in another process to guess them)."""
+    from importlib.metadata import version
+
+    return [f"{n}=={version(n).split('+')[0]}" for n in ("torch", "numpy", "mlflow")]
 
 
 def _param_value(value: Any) -> str:
@@ -280,6 +289,41 @@ class Tracker:
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
         return self._call(lambda: self.client.search_runs(experiment_ids, filter_string))
+
+    def log_model(self, run_id: str, model: Any, name: str, example: np.ndarray) -> str:
+        """``model`` the MLflow way (``mlflow.pytorch``, with a signature and an input
+        example) in run ``run_id``, registered as ``name``, the alias ``best`` pointed at
+        the new version; returns that version. Saved as an exported graph (``pt2``), not a
+        pickle: loading it runs no code and needs no install of this project."""
+        import contextlib
+        import io
+
+        import mlflow
+        import mlflow.pytorch
+        import torch
+        from mlflow.models import infer_signature
+
+        model = model.cpu().eval()
+        with torch.inference_mode():
+            output = model(torch.from_numpy(example)).numpy()
+        mlflow.set_tracking_uri(self.tracking_uri)  # log_model resolves it globally
+        logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)  # (no pip here)
+        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints its registration
+            info = self._call(
+                lambda: mlflow.pytorch.log_model(
+                    model,
+                    name="model",
+                    run_id=run_id,
+                    signature=infer_signature(example, output),
+                    input_example=example,
+                    registered_model_name=name,
+                    serialization_format="pt2",
+                    pip_requirements=_model_requirements(),
+                )
+            )
+        version = str(info.registered_model_version)
+        self._call(lambda: self.client.set_registered_model_alias(name, BEST_ALIAS, version))
+        return version
 
     def rename_run(self, run_id: str, name: str) -> None:
         self._call(lambda: self.client.update_run(run_id, name=name))

@@ -120,6 +120,22 @@ def to_input(x: torch.Tensor, channels_last: bool, pixels: str = "standardized")
     return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
 
+class Scorer(nn.Module):
+    """A trained network with its input scaling, as it is logged and served: float32 pixel
+    values 0-255 of shape ``[N, 1, 28, 28]`` in, the 10 class logits out (in fp32)."""
+
+    def __init__(self, model: nn.Module, pixels: str = "standardized"):
+        super().__init__()
+        self.model = model
+        self.pixels = pixels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x.float() / 255.0  # the same operations as to_input, in the same order
+        if self.pixels == "standardized":
+            out = (out - MEAN) / STD
+        return self.model(out).float()
+
+
 def augment(x: torch.Tensor, hflip: bool, pad: int, gen: torch.Generator) -> torch.Tensor:
     """Random horizontal flips and shifts of a uint8 batch, vectorised (no per-image loop)."""
     n = x.shape[0]

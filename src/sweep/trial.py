@@ -197,6 +197,26 @@ def record_trial(tracker: Tracker, run_id: str, outcome: TrialOutcome, title: st
     tracker.log_evaluation(run_id, outcome.y_test, outcome.predictions, outcome.history, title)
 
 
+def load_scorer(trial: ExperimentConfig, checkpoint: Path) -> Any:
+    """The trained network of ``trial`` from its saved weights, with its input scaling."""
+    import torch
+
+    from .models import build_model
+    from .train import Scorer
+
+    model = build_model(trial.model)
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    return Scorer(model, trial.train.pixels).eval()
+
+
+def example_images(n: int = 2) -> Any:
+    """An input example of a logged model: ``n`` images, float32 pixels 0-255, N x 1 x 28 x 28."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(n, 1, 28, 28)).astype(np.float32)
+
+
 def save_weights(outcome: TrialOutcome, path: Path) -> None:
     """The trial's weights in the sweep's scratch folder (the best trial's are logged)."""
     import torch
