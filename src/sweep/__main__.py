@@ -392,6 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         from .predict import main as predict
 
         return predict(argv[1:])
+    if argv[:1] == ["export-best"]:  # python -m sweep export-best SWEEP --out best.yaml
+        from .export import main as export_best
+
+        return export_best(argv[1:])
     args = parse_args(argv)
     from .signals import GracefulStop
 

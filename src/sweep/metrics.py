@@ -41,3 +41,4 @@ TAG_FAILURE = "sweep.failure_reason"
 TAG_BEST_TRIAL = "sweep.best_trial"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
+TAG_NOTE = "mlflow.note.content"  # a run's description in the UI

@@ -283,6 +283,8 @@ def _start_parent(
 ) -> str:
     """A new parent run, tagged with its file, the file's hash and the git commit."""
     tags = {M.TAG_ROLE: "sweep", M.TAG_CONFIG_HASH: selection.setup_hash(config)}
+    if config.hypothesis:  # the run's description in MLflow's UI
+        tags[M.TAG_NOTE] = config.hypothesis
     if yaml_path is not None:
         tags[M.TAG_YAML] = str(yaml_path)
         tags[M.TAG_YAML_HASH] = content_hash(yaml_path)

@@ -1,0 +1,104 @@
+"""``python -m sweep export-best EXPERIMENT.yaml|PARENT_RUN_ID --out best.yaml``: the
+configuration a sweep selected, as a runnable experiment file with no search."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import metrics as M
+from .store import DEFAULT_TRACKING_URI, StoreError, absolute_uri, check, shown
+
+
+class ExportError(Exception):
+    """No sweep, or no selected configuration, to export: one paragraph."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m sweep export-best",
+        description="Write the configuration a sweep selected as an experiment file.",
+    )
+    p.add_argument(
+        "sweep", help="the experiment file (its latest finished sweep) or a parent run id"
+    )
+    p.add_argument("--out", required=True, help="the experiment file to write")
+    p.add_argument("--tracking-uri", help=f"the store (default {DEFAULT_TRACKING_URI})")
+    return p.parse_args(argv)
+
+
+def parent_run(client: Any, sweep: str) -> Any:
+    """The parent run ``sweep`` names: by id, or the latest finished sweep of a file."""
+    if not sweep.endswith((".yaml", ".yml")):
+        return client.get_run(sweep)
+    from .config import load_experiment
+
+    name = load_experiment(sweep).name
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs(
+        [experiment.experiment_id] if experiment else [],
+        f"tags.`{M.TAG_BEST_TRIAL}` != '' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        raise ExportError(f"{sweep}: no finished sweep of experiment {name!r} in the store.")
+    return runs[0]
+
+
+def best_config(client: Any, parent: Any) -> dict[str, Any]:
+    """The selected trial's configuration (as it trained: its seed, epochs and data)."""
+    import yaml
+
+    best = parent.data.tags.get(M.TAG_BEST_TRIAL)
+    if not best:
+        raise ExportError(f"sweep {parent.info.run_id} selected no configuration.")
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(best, "model/config.yaml", folder)
+        tree = yaml.safe_load(Path(path).read_text())
+    tree["name"] = f"{tree['name']}_best"
+    tree["hypothesis"] = (
+        f"The configuration sweep {parent.info.run_id} selected (trial run {best}) reaches its "
+        "validation accuracy again."
+    )
+    tree["search"] = {}
+    tree["sweep"] |= {"algo": "grid", "max_evals": 1, "repeats": 1}
+    return tree
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    uri = absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI)
+    try:
+        check(uri, create=False)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    import os
+
+    import yaml
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from .config import ConfigError, load_experiment
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        client = MlflowClient(uri)
+        tree = best_config(client, parent_run(client, args.sweep))
+    except (ExportError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MlflowException as exc:
+        first = (str(exc).strip().splitlines() or ["?"])[0]
+        print(f"error: {args.sweep}: not found in {shown(uri)} ({first}).", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(tree, sort_keys=False))
+    load_experiment(out)  # the file runs as written
+    print(f"wrote {out}: run it with python -m sweep {out}", file=sys.stderr)
+    return 0
