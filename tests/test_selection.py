@@ -21,6 +21,7 @@ from sweep import metrics as M
 from sweep import selection
 from sweep import trial as trial_module
 from sweep.config import ConfigError, load_experiment
+from sweep.models import build_model
 from sweep.trial import TrialOutcome
 
 # dropout -> (validation accuracy, test accuracy): the validation-best (0.1) is not the
@@ -54,7 +55,7 @@ def fake_outcome(trial, ctx, on_epoch=None, should_stop=None, device=None) -> Tr
         test_loss=0.4,
         y_test=y,
         predictions=y,
-        state_dict={},
+        state_dict=build_model(trial.model).state_dict(),  # the best is logged as a model
         num_parameters=10,
         epochs_run=1,
         model_epoch=1,

@@ -35,7 +35,6 @@ TAG_CONFIG_HASH = "sweep.config_hash"  # parents: the whole config, overrides in
 TAG_BEST_CONFIG = "sweep.best_config"  # parents: the selected configuration
 TAG_YAML = "sweep.yaml"
 TAG_YAML_HASH = "sweep.yaml_hash"
-TAG_GIT_COMMIT = "sweep.git_commit"
 TAG_TRIAL = "sweep.trial"
 TAG_FAILURE = "sweep.failure_reason"
 TAG_BEST_TRIAL = "sweep.best_trial"

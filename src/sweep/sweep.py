@@ -24,7 +24,7 @@ from .backends import Backend, make_backend, store_lost
 from .config import ExperimentConfig, content_hash, to_yaml
 from .signals import GracefulStop, StoreLost, SweepInterrupted
 from .space import apply_sample, build_space, grid_points
-from .tracking import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, git_commit
+from .tracking import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, source_tags
 from .trial import STATUS_OK, Objective, TrialContext, TrialSummary, example_images, load_scorer
 
 __all__ = ["RunOptions", "SweepInterrupted", "SweepResult", "run_sweep", "no_progress_stop"]
@@ -207,6 +207,7 @@ def record_sweep(
     objective = config.sweep.objective
     numbers = [t.number for t in result.trials]
     history = pd.DataFrame({"trial": numbers, objective: _objective_values(result)})
+    _log_search(tracker, result.parent_run_id, history, objective)
     figure = plots.optimization_history(
         history, objective, maximize=objective == M.VAL_ACCURACY, title=config.name
     )
@@ -215,6 +216,18 @@ def record_sweep(
         _log_best_model(tracker, best, config, scratch)
         tags = {M.TAG_BEST_TRIAL: best.run_id, M.TAG_BEST_CONFIG: best.config_id}
         tracker.set_tags(result.parent_run_id, tags)
+
+
+def _log_search(tracker: Tracker, parent: str, history: Any, objective: str) -> None:
+    """Each trial's objective and the best so far on the parent, at step = trial number,
+    so that MLflow's UI charts the search."""
+    from .stats import best_so_far
+
+    ordered = history.dropna().sort_values("trial")
+    best = best_so_far(ordered[objective], maximize=objective == M.VAL_ACCURACY)
+    for number, value, top in zip(ordered["trial"], ordered[objective], best, strict=True):
+        values = {f"trial_{objective}": float(value), f"best_{objective}_so_far": float(top)}
+        tracker.log_metrics(parent, values, step=int(number))
 
 
 def _table_row(t: TrialSummary) -> dict[str, Any]:
@@ -282,20 +295,20 @@ def _start_parent(
     tracker: Tracker, experiment_id: str, config: ExperimentConfig, yaml_path: str | Path | None
 ) -> str:
     """A new parent run, tagged with its file, the file's hash and the git commit."""
-    tags = {M.TAG_ROLE: "sweep", M.TAG_CONFIG_HASH: selection.setup_hash(config)}
+    tags = {**source_tags(yaml_path), M.TAG_ROLE: "sweep"}
+    tags[M.TAG_CONFIG_HASH] = selection.setup_hash(config)
     if config.hypothesis:  # the run's description in MLflow's UI
         tags[M.TAG_NOTE] = config.hypothesis
     if yaml_path is not None:
         tags[M.TAG_YAML] = str(yaml_path)
         tags[M.TAG_YAML_HASH] = content_hash(yaml_path)
-        commit = git_commit(Path(yaml_path).resolve().parent)
-        if commit:
-            tags[M.TAG_GIT_COMMIT] = commit
     run_name = f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
     parent = tracker.start_run(experiment_id, run_name, tags)
     try:
-        search = {f"search.{k}": d.describe() for k, d in config.search.items()}
-        tracker.log_params(parent, {**config.fixed_params(), **search})
+        # a searched key is its search spec (the file's base value never trains)
+        search = {k: d.describe() for k, d in config.search.items()}
+        fixed = {k: v for k, v in config.fixed_params().items() if k not in search}
+        tracker.log_params(parent, {**fixed, **search})
         tracker.log_text(parent, to_yaml(config), "config_resolved.yaml")
         if yaml_path is not None:
             tracker.log_file(parent, yaml_path)

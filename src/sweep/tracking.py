@@ -127,6 +127,20 @@ def git_commit(folder: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def source_tags(yaml_path: str | Path | None) -> dict[str, str]:
+    """MLflow's own source tags (user, source name and type, git commit of the code), the
+    git commit taken from the experiment file's repository where the code's has none."""
+    from mlflow.tracking.context.registry import resolve_tags
+    from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
+
+    tags = resolve_tags()
+    if MLFLOW_GIT_COMMIT not in tags and yaml_path is not None:
+        commit = git_commit(Path(yaml_path).resolve().parent)
+        if commit:
+            tags[MLFLOW_GIT_COMMIT] = commit
+    return tags
+
+
 def _model_requirements() -> list[str]:
     """What a logged model needs to load (this environment's versions; given, so that
     MLflow need not load the model in another process to guess them)."""
