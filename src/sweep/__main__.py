@@ -268,6 +268,7 @@ def _report(result: Any, tracking_uri: str, port: int) -> int:
     import pandas as pd
     from loguru import logger
 
+    from .console import describe_params
     from .stats import describe
     from .store import shown
 
@@ -276,7 +277,7 @@ def _report(result: Any, tracking_uri: str, port: int) -> int:
         _all_failed(result, tracking_uri)
         return EXIT_FAILED
     runs = result.selected
-    params = " ".join(f"{k}={v}" for k, v in best.params.items()) or "(fixed config)"
+    params = describe_params(best.params)
     val = describe(pd.Series([t.val_accuracy for t in runs]))
     test = describe(pd.Series([t.test_accuracy for t in runs]))
     interval = (

@@ -22,6 +22,7 @@ from . import metrics as M
 from . import resume, selection
 from .backends import Backend, make_backend, store_lost
 from .config import ExperimentConfig, content_hash, to_yaml
+from .console import progress
 from .signals import GracefulStop, StoreLost, SweepInterrupted
 from .space import apply_sample, build_space, grid_points
 from .tracking import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, source_tags
@@ -479,7 +480,7 @@ class _Phase:
                 early_stop_fn=_after_each_trial(
                     self.save, rule, self.stop if patient else None
                 ),  # Spark calls it from another thread: no stop flag there
-                show_progressbar=self.options.show_progress,
+                show_progressbar=progress(self.options.show_progress, self.config.sweep.objective),
             )
         if lost := store_lost(self.trials):
             raise StoreLost(lost)

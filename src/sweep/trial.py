@@ -21,6 +21,7 @@ from loguru import logger
 
 from . import metrics as M
 from .config import ExperimentConfig
+from .console import describe_params
 from .selection import REPEAT, TRIAL, config_id, trial_seed
 from .signals import SweepInterrupted
 from .space import apply_sample, trial_params
@@ -300,7 +301,7 @@ def _log_finished(label: str, summary: TrialSummary, outcome: TrialOutcome) -> N
         "trial {:>3} | {} | config {}{} seed {} | val_acc {:.4f} | test_acc {:.4f} | "
         "{} epochs in {:.0f}s",
         label,
-        " ".join(f"{k}={v}" for k, v in summary.params.items()) or "(fixed config)",
+        describe_params(summary.params),
         summary.config_id,
         again,
         summary.seed,

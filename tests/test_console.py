@@ -1,0 +1,77 @@
+"""The console as a terminal shows it: a short sweep under a pseudo-terminal; the progress
+bar never shares a line with a log line, and logged floats are short."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import struct
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+SWEEP = """
+name: console
+model: {kind: mlp, hidden: [32], dropout: 0.0}
+train: {epochs: 1, batch_size: 64}
+search:
+  train.optimizer.lr: {loguniform: [1.0e-3, 1.0e-2]}
+sweep: {algo: tpe, max_evals: 3, seed: 1}
+data: {subset: 1000}
+"""
+LOG_LINE = re.compile(r"\d\d:\d\d:\d\d(\x1b\[0m)? (trial|sweep|registered|\d+ runs)")
+
+
+def in_a_terminal(args: list[str], cwd: Path) -> tuple[int, bytes]:
+    """Run ``args`` with a pseudo-terminal of 40 x 140 as stdin/stdout/stderr."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the terminal is its console
+        os.chdir(cwd)
+        os.execv(args[0], args)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    out = bytearray()
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # the child has closed the terminal
+            break
+        if not data:
+            break
+        out.extend(data)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), bytes(out)
+
+
+def rendered(text: str) -> list[str]:
+    """The terminal's lines: each carriage return overwrites the line from its start."""
+    lines = []
+    for line in text.split("\n"):
+        shown = ""
+        for part in line.split("\r"):
+            shown = part + shown[len(part) :]
+        lines.append(shown)
+    return lines
+
+
+@pytest.mark.slow
+def test_a_sweep_in_a_terminal(tmp_path: Path, synthetic_dir: Path) -> None:
+    (tmp_path / "console.yaml").write_text(SWEEP)
+    args = [sys.executable, "-m", "sweep", "console.yaml", "--data-dir", str(synthetic_dir)]
+    code, out = in_a_terminal(args, tmp_path)
+    text = out.decode(errors="replace")
+    assert code == 0, text[-3000:]
+    lines = rendered(text)
+    bars = [line for line in lines if "%|" in line]
+    logs = [line for line in lines if LOG_LINE.search(line)]
+    assert bars and len(logs) >= 5, text[-3000:]  # the bar was drawn; the trials logged
+    assert not [line for line in lines if "%|" in line and LOG_LINE.search(line)]
+    assert any("best val_accuracy 0." in b or "best val_accuracy 1." in b for b in bars)
+    assert "best loss" not in text and "Traceback" not in text
+    for line in logs:  # no float with more than 6 significant digits
+        for number in re.findall(r"\d+\.\d+(?:e-?\d+)?", line):
+            digits = number.split("e")[0].replace(".", "").lstrip("0")
+            assert len(digits) <= 6, (number, line)
