@@ -75,3 +75,43 @@ def test_a_sweep_in_a_terminal(tmp_path: Path, synthetic_dir: Path) -> None:
         for number in re.findall(r"\d+\.\d+(?:e-?\d+)?", line):
             digits = number.split("e")[0].replace(".", "").lstrip("0")
             assert len(digits) <= 6, (number, line)
+
+
+def test_epoch_lines_at_most_every_30_seconds(monkeypatch) -> None:
+    from loguru import logger
+
+    from sweep.console import EpochLines
+
+    now = [0.0]
+    seen: list[str] = []
+    sink = logger.add(seen.append, format="{message}")
+    try:
+        lines = EpochLines("7", clock=lambda: now[0])
+        values = {"train_loss": 0.123456789, "val_accuracy": 0.9, "lr": 0.00123456}
+        for epoch, t in enumerate([10.0, 29.0, 31.0, 40.0, 62.0], start=1):
+            now[0] = t
+            lines(epoch, values)
+        quiet = EpochLines("8", quiet=True, clock=lambda: now[0])
+        now[0] = 200.0
+        quiet(1, values)
+    finally:
+        logger.remove(sink)
+    assert [s.split(" | ")[1] for s in seen] == ["epoch 3", "epoch 5"]
+    assert "train_loss 0.1235" in seen[0] and "lr 0.001235" in seen[0]
+    assert "s/epoch" in seen[0] and not [s for s in seen if s.startswith("trial   8")]
+
+
+def test_the_best_five_configurations() -> None:
+    from sweep.console import best_table
+    from sweep.trial import TrialSummary
+
+    def run(cid: str, val: float, test: float) -> TrialSummary:
+        params = {"model.dropout": int(cid[1:]) / 10}
+        return TrialSummary(1, "ok", params, None, -val, val, test, config_id=cid)
+
+    trials = [run(f"c{i}", 0.80 + i / 100, 0.70) for i in range(7)] + [run("c0", 0.82, 0.72)]
+    lines = best_table(trials).splitlines()
+    assert lines[0].startswith("best 5 configuration(s)") and len(lines) == 6
+    assert lines[1].split()[0] == "c6" and "n=1" in lines[1]
+    c0 = [line for line in best_table(trials, top=7).splitlines() if "c0 " in line][0]
+    assert "val 0.8100" in c0 and "test 0.7100" in c0 and "n=2" in c0

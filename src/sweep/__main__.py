@@ -100,6 +100,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--quiet", action="store_true", help="no lines during a trial (one per trial stays)"
+    )
+    p.add_argument(
         "--ui-port",
         type=int,
         default=5001,
@@ -143,8 +146,12 @@ def _seconds(text: str) -> float:
 
 
 def _configure_logging() -> None:
+    import logging
+
     from loguru import logger
     from tqdm import tqdm
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # the console says what matters
 
     logger.remove()
     logger.add(
@@ -203,6 +210,7 @@ def _options(args: argparse.Namespace) -> Any:
         allow_pickle=args.allow_pickle,
         spark_master=args.spark_master,
         store_timeout=args.store_timeout,
+        quiet=args.quiet,
     )
 
 
@@ -242,7 +250,7 @@ def _all_failed(result: Any, tracking_uri: str) -> None:
     )
 
 
-def _print_links(result: Any, tracking_uri: str, port: int) -> None:
+def _print_links(result: Any, tracking_uri: str, port: int, name: str) -> None:
     """Where to see the sweep: its runs and the selected trial, in the UI's Model-training
     view (a fresh browser would otherwise open MLflow's GenAI view, which shows no runs)."""
     from .store import hides_password, shown
@@ -261,14 +269,25 @@ def _print_links(result: Any, tracking_uri: str, port: int) -> None:
     ]
     if "run" in links:
         lines.append(f"  the selected trial: {links['run']}")
+        store = "" if tracking_uri == _default_uri() else f" --tracking-uri {shown(tracking_uri)}"
+        lines.append(
+            "Score the test set with the selected model:\n"
+            f"  python -m sweep predict models:/{name}@best --out PRED.dat{store}"
+        )
     print("\n".join(lines), file=sys.stderr)
 
 
-def _report(result: Any, tracking_uri: str, port: int) -> int:
+def _default_uri() -> str:
+    from .store import DEFAULT_TRACKING_URI, absolute_uri
+
+    return absolute_uri(DEFAULT_TRACKING_URI)
+
+
+def _report(result: Any, tracking_uri: str, port: int, name: str) -> int:
     import pandas as pd
     from loguru import logger
 
-    from .console import describe_params
+    from .console import best_table, describe_params
     from .stats import describe
     from .store import shown
 
@@ -300,7 +319,8 @@ def _report(result: Any, tracking_uri: str, port: int) -> int:
         result.parent_run_id,
         shown(tracking_uri),
     )
-    _print_links(result, tracking_uri, port)
+    print(best_table(result.trials), file=sys.stderr)
+    _print_links(result, tracking_uri, port, name)
     return 0
 
 
@@ -380,7 +400,7 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    code = _report(result, options.tracking_uri, args.ui_port)
+    code = _report(result, options.tracking_uri, args.ui_port, config.name)
     if stop.is_set():  # the signal came as the sweep was ending: nothing is left to resume
         print("\nStopped; the sweep had already finished.", file=sys.stderr)
         return EXIT_INTERRUPTED

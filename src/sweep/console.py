@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,62 @@ def show(value: Any) -> str:
 
 def describe_params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={show(v)}" for k, v in params.items()) or "(fixed config)"
+
+
+class EpochLines:
+    """During a trial, one console line per epoch at most every ``every`` seconds (none
+    with ``quiet``): epoch, train loss, validation accuracy, learning rate, s/epoch."""
+
+    def __init__(
+        self,
+        label: str,
+        every: float = 30.0,
+        quiet: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.clock = clock
+        self.label, self.every, self.quiet = label, every, quiet
+        self.start = self.last = self.clock()
+
+    def __call__(self, epoch: int, values: dict[str, float]) -> None:
+        now = self.clock()
+        if self.quiet or now - self.last < self.every:
+            return
+        from loguru import logger
+
+        self.last = now
+        logger.info(
+            "trial {:>3} | epoch {} | train_loss {} | val_acc {:.4f} | lr {} | {:.1f} s/epoch",
+            self.label,
+            epoch,
+            show(values.get("train_loss", float("nan"))),
+            values.get("val_accuracy", float("nan")),
+            show(values.get("lr", float("nan"))),
+            (now - self.start) / max(epoch, 1),
+        )
+
+
+def best_table(trials: Any, top: int = 5) -> str:
+    """The best ``top`` configurations by mean validation accuracy: val mean, test mean, n."""
+    import pandas as pd
+
+    rows = [
+        {"config": t.config_id, "params": describe_params(t.params), "val": t.val_accuracy,
+         "test": t.test_accuracy}
+        for t in trials
+        if t.val_accuracy is not None
+    ]  # fmt: skip
+    if not rows:
+        return ""
+    frame = pd.DataFrame(rows).groupby(["config", "params"], sort=False)
+    table = frame.agg(val=("val", "mean"), test=("test", "mean"), n=("val", "size"))
+    table = table.sort_values("val", ascending=False).head(top).reset_index()
+    lines = [f"best {len(table)} configuration(s), by mean validation accuracy:"]
+    lines += [
+        f"  {r.config}  val {r.val:.4f}  test {r.test:.4f}  n={r.n}  {r.params}"
+        for r in table.itertuples()
+    ]
+    return "\n".join(lines)
 
 
 class _Bar:

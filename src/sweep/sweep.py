@@ -43,6 +43,7 @@ class RunOptions:
     allow_pickle: bool = False  # loading a pickle runs code: only on explicit request
     spark_master: str | None = None  # spark backend: default $SPARK_MASTER or local[N]
     store_timeout: float = STORE_TIMEOUT_S  # then the sweep stops as after Ctrl-C
+    quiet: bool = False  # no console lines during a trial
 
 
 @dataclass(frozen=True)
@@ -402,6 +403,7 @@ def _search(
         allow_pickle=options.allow_pickle,
         threads=backend.threads,
         store_timeout=options.store_timeout,
+        quiet=options.quiet,
     )
     trials = backend.trials(sweep.state.trials)
     if backend.describe():

@@ -21,7 +21,7 @@ from loguru import logger
 
 from . import metrics as M
 from .config import ExperimentConfig
-from .console import describe_params
+from .console import EpochLines, describe_params
 from .selection import REPEAT, TRIAL, config_id, trial_seed
 from .signals import SweepInterrupted
 from .space import apply_sample, trial_params
@@ -48,6 +48,7 @@ class TrialContext:
     allow_pickle: bool = False
     threads: int | None = None  # torch threads per trial (cores / parallel trials)
     store_timeout: float = 180.0  # seconds to wait for a store that stopped answering
+    quiet: bool = False  # no console lines during a trial
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,16 @@ def save_weights(outcome: TrialOutcome, path: Path) -> None:
     torch.save(outcome.state_dict, path)
 
 
+def _recorder(tracker: Tracker, run_id: str, lines: EpochLines) -> Callable[..., None]:
+    """Each epoch's metrics into the trial's run, and now and then a console line."""
+
+    def on_epoch(epoch: int, values: dict[str, float]) -> None:
+        tracker.log_metrics(run_id, values, step=epoch)
+        lines(epoch, values)
+
+    return on_epoch
+
+
 def run_trial(
     config: ExperimentConfig,
     sample: dict[str, Any],
@@ -253,7 +264,7 @@ def run_trial(
         outcome = train_trial(
             trial,
             ctx,
-            on_epoch=lambda epoch, values: tracker.log_metrics(run_id, values, step=epoch),
+            on_epoch=_recorder(tracker, run_id, EpochLines(label, quiet=ctx.quiet)),
             should_stop=should_stop,
             device=device,
         )
