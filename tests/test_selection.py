@@ -257,3 +257,31 @@ def test_a_sweep_cut_off_in_its_repeats_resumes_them(
     )
     statuses = Counter(r.info.status for r in runs)
     assert statuses == {"FINISHED": len(result.trials), "KILLED": 1}
+
+
+def test_a_finished_sweep_asked_for_more_trials_goes_on(
+    tmp_path: Path, synthetic_dir: Path, fake_training
+) -> None:
+    """The same file with a larger --max-evals: the same parent, TPE seeing the earlier
+    trials, numbered on; the search chart logged once per trial; --fresh starts anew."""
+    from mlflow.tracking import MlflowClient
+
+    path, _, uri, _ = sweep_case(tmp_path, synthetic_dir, "longer", "{algo: tpe, seed: 1}")
+    args = [str(path), "--data-dir", str(synthetic_dir), "--no-progress"]
+    assert run_cli_here(*args, "--max-evals", "2", cwd=tmp_path)[0] == 0
+    code, err = run_cli_here(*args, "--max-evals", "4", cwd=tmp_path)
+    assert code == 0 and "extending sweep" in err, err
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("longer").experiment_id])
+    parents = [r for r in runs if M.TAG_PARENT not in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert parents[0].data.tags[M.TAG_EXTENDED_TO] == "4"
+    kids = child_runs(uri, "longer")
+    assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in kids) == [1, 2, 3, 4]
+    history = client.get_metric_history(parents[0].info.run_id, "trial_val_accuracy")
+    assert sorted(m.step for m in history) == [1, 2, 3, 4]
+
+    assert run_cli_here(*args, "--max-evals", "4", cwd=tmp_path)[0] == 0  # nothing more to run
+    assert run_cli_here(*args, "--max-evals", "6", "--fresh", cwd=tmp_path)[0] == 0
+    runs = client.search_runs([client.get_experiment_by_name("longer").experiment_id])
+    assert len([r for r in runs if M.TAG_PARENT not in r.data.tags]) == 3

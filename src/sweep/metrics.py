@@ -40,4 +40,5 @@ TAG_FAILURE = "sweep.failure_reason"
 TAG_BEST_TRIAL = "sweep.best_trial"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
+TAG_EXTENDED_TO = "sweep.extended_to"  # a finished sweep run again with more trials
 TAG_NOTE = "mlflow.note.content"  # a run's description in the UI

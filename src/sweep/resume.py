@@ -9,6 +9,7 @@ The state file is a pickle, so it is only ever read from the store's own ``.swee
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -83,6 +84,40 @@ def config_hash(config: ExperimentConfig) -> str:
     except where it trains: an interrupted sweep may be finished on another device."""
     text = config.model_dump_json(exclude={"train": {"device"}})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def search_hash(config: ExperimentConfig) -> str:
+    """:func:`config_hash` without the number of trials: a finished sweep asked for more
+    trials of the same search is extended, not started anew."""
+    text = config.model_dump_json(exclude={"train": {"device"}, "sweep": {"max_evals"}})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def done_path(path: Path) -> Path:
+    """Where a finished sweep's trials are kept, for a later, longer run to extend."""
+    return path.with_name(path.name.replace(".trials.pkl", ".done.pkl"))
+
+
+def find_extendable(tracker: Tracker, config: ExperimentConfig, path: Path) -> SweepState | None:
+    """The finished sweep of this search, if this run asks for more trials than it ran."""
+    try:
+        saved = load(done_path(path))
+    except ResumeError:
+        return None
+    if saved is None or saved.config_hash != search_hash(config):
+        return None
+    if n_evaluated(saved.trials) >= config.sweep.max_evals or config.sweep.algo == "grid":
+        return None
+    parent = tracker.get_run(saved.parent_run_id)
+    if parent is None or parent.info.status != "FINISHED":
+        return None
+    return SweepState(saved.experiment, saved.parent_run_id, config_hash(config), saved.trials)
+
+
+def finish(path: Path, state: SweepState, config: ExperimentConfig) -> None:
+    """A complete sweep: nothing left to resume; its trials kept for a longer run."""
+    save(done_path(path), dataclasses.replace(state, config_hash=search_hash(config)))
+    path.unlink(missing_ok=True)
 
 
 def save(path: Path, state: SweepState) -> None:

@@ -227,7 +227,10 @@ def _log_search(tracker: Tracker, parent: str, history: Any, objective: str) -> 
 
     ordered = history.dropna().sort_values("trial")
     best = best_so_far(ordered[objective], maximize=objective == M.VAL_ACCURACY)
+    logged = tracker.metric_steps(parent, f"trial_{objective}")  # (an extended sweep's)
     for number, value, top in zip(ordered["trial"], ordered[objective], best, strict=True):
+        if int(number) in logged:
+            continue
         values = {f"trial_{objective}": float(value), f"best_{objective}_so_far": float(top)}
         tracker.log_metrics(parent, values, step=int(number))
 
@@ -284,6 +287,18 @@ def _open(
     experiment_id = tracker.experiment_id(config.name)
     source = str(yaml_path or config.name)
     saved = None if fresh else resume.find_resumable(tracker, config, path, source)
+    extended = None if fresh or saved else resume.find_extendable(tracker, config, path)
+    if extended is not None:  # the same search, asked for more trials: its parent goes on
+        saved = extended
+        resume.save(path, saved)
+        tracker.reopen_run(saved.parent_run_id)
+        tracker.set_tags(saved.parent_run_id, {M.TAG_EXTENDED_TO: str(config.sweep.max_evals)})
+        logger.info(
+            "extending sweep {}: {} trials done, {} in all",
+            saved.parent_run_id,
+            resume.n_evaluated(saved.trials),
+            config.sweep.max_evals,
+        )
     resumed = saved is not None
     if saved is None:
         parent = _start_parent(tracker, experiment_id, config, yaml_path)
@@ -365,7 +380,7 @@ def run_sweep(
             record_sweep(tracker, result, config, sweep.scratch)
             stop.check("while writing the summary")
             status = "FINISHED" if result.finished else "FAILED"
-            sweep.path.unlink(missing_ok=True)  # complete: nothing left to resume
+            resume.finish(sweep.path, sweep.state, config)  # complete: nothing to resume
             return result
         except StoreLost:
             status = "KILLED"  # not recorded: the store is gone; a resumed sweep marks it

@@ -301,6 +301,11 @@ class Tracker:
                 return None
             raise
 
+    def metric_steps(self, run_id: str, key: str) -> set[int]:
+        """The steps at which ``key`` was logged in the run."""
+        history = self._call(lambda: self.client.get_metric_history(run_id, key))
+        return {m.step for m in history}
+
     def search_runs(self, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
         return self._call(lambda: self.client.search_runs(experiment_ids, filter_string))
 
