@@ -65,6 +65,7 @@ def best_config(client: Any, parent: Any) -> dict[str, Any]:
         "validation accuracy again."
     )
     tree["search"] = {}
+    tree["train"]["seed"] -= 1  # trial N trains with train.seed + N: trial 1 gets the run's seed
     tree["sweep"] |= {"algo": "grid", "max_evals": 1, "repeats": 1}
     return tree
 
