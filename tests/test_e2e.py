@@ -149,6 +149,43 @@ def test_mlflow_ui_lists_the_runs(mlflow_ui: str) -> None:
     assert {"curves.png", "confusion_matrix.png", "predictions.txt"} <= files
 
 
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url) as r:
+        return json.load(r)
+
+
+def test_mlflow_ui_shows_the_model_the_description_git_and_the_search(mlflow_ui: str) -> None:
+    """What MLflow's UI shows, read over its REST API: the registered model and its alias,
+    the hypothesis as the parent's description, MLflow's git and source tags, the search as
+    a metric of the parent by trial number, and the trials' data as dataset inputs."""
+    base = f"{mlflow_ui}/api/2.0/mlflow"
+    name = "exp12_optimized_training_full"
+    version = get(f"{base}/registered-models/alias?name={name}&alias=best")["model_version"]
+    model = get(f"{base}/registered-models/get?name={name}")["registered_model"]
+    assert {"alias": "best", "version": version["version"]} in model["aliases"]
+    best = get(f"{base}/runs/get?run_id={version['run_id']}")["run"]
+    tags = {t["key"]: t["value"] for t in best["data"]["tags"]}
+    parent_id = tags[M.TAG_PARENT]
+
+    parent = get(f"{base}/runs/get?run_id={parent_id}")["run"]
+    tags = {t["key"]: t["value"] for t in parent["data"]["tags"]}
+    assert tags["mlflow.note.content"].startswith("40 epochs with StepLR")
+    assert re.fullmatch(r"[0-9a-f]{40}", tags["mlflow.source.git.commit"])
+    assert tags["mlflow.source.type"] == "LOCAL" and tags["mlflow.user"]
+    assert tags[M.TAG_BEST_TRIAL] == version["run_id"]
+    params = {p["key"]: p["value"] for p in parent["data"]["params"]}
+    assert params["model.filters"] == "choice[256, 192, 128]"  # searched: its spec
+    assert params["train.epochs"] == "1"  # fixed: its value
+    for key in ("trial_val_accuracy", "best_val_accuracy_so_far"):
+        history = get(f"{base}/metrics/get-history?run_id={parent_id}&metric_key={key}")
+        assert sorted(m["step"] for m in history["metrics"]) == [1, 2], key
+
+    inputs = best["inputs"]["dataset_inputs"]
+    training = next(i for i in inputs if i["dataset"]["name"] == "fashion-mnist-training")
+    assert training["tags"] == [{"key": "mlflow.data.context", "value": "training"}]
+    assert re.fullmatch(r"[0-9a-f]{32}", training["dataset"]["digest"])
+
+
 def browser(chromium: str, url: str, profile: Path, *extra: str) -> str:
     """What a fresh headless Chromium shows at ``url`` once the page has settled: the DOM."""
     done = subprocess.run(

@@ -21,6 +21,7 @@ from sweep import metrics as M
 from sweep import selection
 from sweep import trial as trial_module
 from sweep.config import ConfigError, load_experiment
+from sweep.data import Splits
 from sweep.models import build_model
 from sweep.trial import TrialOutcome
 
@@ -53,7 +54,8 @@ def fake_outcome(trial, ctx, on_epoch=None, should_stop=None, device=None) -> Tr
         best_val_accuracy=val + noise,
         test_accuracy=test + noise,
         test_loss=0.4,
-        y_test=y,
+        splits=Splits(*(np.zeros((100, 28, 28), np.uint8), y) * 3),
+        data_source="synthetic",
         predictions=y,
         state_dict=build_model(trial.model).state_dict(),  # the best is logged as a model
         num_parameters=10,

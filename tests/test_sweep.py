@@ -81,6 +81,25 @@ def test_child_artifacts(tiny_sweep, tmp_path: Path) -> None:
     assert len(lines) == 10_000 and all(line.isdigit() and int(line) < 10 for line in lines)
 
 
+def test_each_trial_records_its_data_as_dataset_inputs(tiny_sweep, synthetic_dir) -> None:
+    """Training, validation and test splits as MLflow dataset inputs, with the digest of
+    all their bytes: the same for every trial of a sweep on the same data."""
+    from sweep.data import digest, make_splits
+
+    result, client = tiny_sweep
+    splits = make_splits(synthetic_dir, subset=1000, val_fraction=0.1, seed=0)
+    expected = {f"fashion-mnist-{role}": digest(*xy) for role, xy in splits.parts().items()}
+    for trial in result.trials:
+        inputs = client.get_run(trial.run_id).inputs.dataset_inputs
+        found = {i.dataset.name: i.dataset.digest for i in inputs}
+        assert found == expected
+        by_name = {i.dataset.name: i for i in inputs}
+        training = by_name["fashion-mnist-training"]
+        assert {t.key: t.value for t in training.tags} == {"mlflow.data.context": "training"}
+        assert '"features_shape": [900, 28, 28]' in training.dataset.profile
+        assert all(i.dataset.source == f'{{"uri": "{synthetic_dir.resolve()}"}}' for i in inputs)
+
+
 def test_best_trial_is_selected_on_validation_and_keeps_the_model(tiny_sweep) -> None:
     result, client = tiny_sweep
     best = result.best

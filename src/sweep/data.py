@@ -59,6 +59,30 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
 
+    def parts(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Images and labels of each split, by the split's role."""
+        return {
+            "training": (self.x_train, self.y_train),
+            "validation": (self.x_val, self.y_val),
+            "test": (self.x_test, self.y_test),
+        }
+
+
+def digest(images: np.ndarray, labels: np.ndarray) -> str:
+    """A digest of every byte of a split's images and labels, and of their shapes."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for array in (images, labels):
+        h.update(f"{array.dtype.str}{array.shape}".encode())
+        h.update(np.ascontiguousarray(array).data)
+    return h.hexdigest()
+
+
+def source_of(data_dir: str | Path | None = None, pickle_file: str | None = None) -> str:
+    """Where the data is read from: the IDX files' folder, or the pickle file."""
+    return str(Path(pickle_file).resolve() if pickle_file else find_data_dir(data_dir).resolve())
+
 
 def candidate_dirs(data_dir: str | Path | None = None) -> list[Path]:
     """Where to look, in order: explicit, $SWEEP_DATA_DIR, torchvision's layout, Debian's."""

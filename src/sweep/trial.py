@@ -29,6 +29,7 @@ from .space import apply_sample, trial_params
 if TYPE_CHECKING:
     import torch
 
+    from .data import Splits
     from .tracking import Tracker
 
 STATUS_OK, STATUS_FAIL = "ok", "fail"  # hyperopt's own status strings
@@ -61,7 +62,8 @@ class TrialOutcome:
     best_val_accuracy: float  # highest of any epoch
     test_accuracy: float
     test_loss: float
-    y_test: np.ndarray
+    splits: Splits  # the data it was trained, validated and tested on
+    data_source: str  # where that data was read from
     predictions: np.ndarray
     state_dict: dict[str, Any]  # the returned model's weights, on the CPU
     num_parameters: int
@@ -131,7 +133,7 @@ def train_trial(
     :class:`SweepInterrupted` when ``should_stop()`` cut the training short."""
     import torch
 
-    from .data import make_splits
+    from .data import make_splits, source_of
     from .models import build_model, count_parameters
     from .train import evaluate, fit
 
@@ -169,7 +171,8 @@ def train_trial(
         best_val_accuracy=fitted.best_val_accuracy,
         test_accuracy=test.accuracy,
         test_loss=test.loss,
-        y_test=splits.y_test,
+        splits=splits,
+        data_source=source_of(ctx.data_dir, ctx.data_pickle),
         predictions=test.predictions,
         state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
         num_parameters=count_parameters(model),
@@ -196,7 +199,9 @@ def record_trial(tracker: Tracker, run_id: str, outcome: TrialOutcome, title: st
             M.NUM_PARAMETERS: outcome.num_parameters,
         },
     )
-    tracker.log_evaluation(run_id, outcome.y_test, outcome.predictions, outcome.history, title)
+    tracker.log_datasets(run_id, outcome.data_source, outcome.splits.parts())
+    y_test = outcome.splits.y_test
+    tracker.log_evaluation(run_id, y_test, outcome.predictions, outcome.history, title)
 
 
 def load_scorer(trial: ExperimentConfig, checkpoint: Path) -> Any:
