@@ -287,3 +287,47 @@ def test_a_finished_sweep_asked_for_more_trials_goes_on(
     assert run_cli_here(*args, "--max-evals", "6", "--fresh", cwd=tmp_path)[0] == 0
     runs = client.search_runs([client.get_experiment_by_name("longer").experiment_id])
     assert len([r for r in runs if M.TAG_PARENT not in r.data.tags]) == 3
+
+
+def test_export_best_writes_the_selected_configuration_as_a_runnable_file(
+    tmp_path: Path, synthetic_dir: Path, fake_training
+) -> None:
+    """The file export-best writes passes --dry-run, searches nothing, and its one trial
+    trains the selected configuration with the selected run's own seed."""
+    import yaml
+
+    path, _, uri, _ = sweep_case(tmp_path, synthetic_dir, "export_case", "{algo: grid}")
+    data = ("--tracking-uri", uri, "--data-dir", str(synthetic_dir), "--no-progress")
+    code, out = run_cli_here(str(path), *data, cwd=tmp_path)
+    assert code == 0, out
+    best = next(
+        r for r in child_runs(uri, "export_case") if r.data.params["model.dropout"] == "0.1"
+    )
+
+    code, out = run_cli_here(
+        "export-best", str(path), "--out", "best.yaml", *data[:2], cwd=tmp_path
+    )
+    assert code == 0, out
+    tree = yaml.safe_load((tmp_path / "best.yaml").read_text())
+    assert tree["name"] == "export_case_best" and tree["search"] == {}
+    assert tree["model"]["dropout"] == 0.1 and tree["data"]["subset"] == 600
+    assert run_cli_here("best.yaml", "--dry-run", cwd=tmp_path)[0] == 0
+
+    code, out = run_cli_here("best.yaml", *data, cwd=tmp_path)
+    assert code == 0, out
+    (again,) = child_runs(uri, "export_case_best")
+    assert again.data.params["train.seed"] == best.data.params["train.seed"]
+    assert again.data.metrics[M.VAL_ACCURACY] == best.data.metrics[M.VAL_ACCURACY]
+
+    by_id = run_cli_here(
+        "export-best",
+        again.data.tags[M.TAG_PARENT],
+        "--out",
+        "again.yaml",
+        *data[:2],
+        cwd=tmp_path,
+    )
+    assert by_id[0] == 0, by_id[1]
+    assert yaml.safe_load((tmp_path / "again.yaml").read_text())["model"]["dropout"] == 0.1
+    missing = run_cli_here("export-best", "0" * 32, "--out", "x.yaml", *data[:2], cwd=tmp_path)
+    assert missing[0] == 2 and "not found" in missing[1] and not (tmp_path / "x.yaml").exists()
