@@ -107,6 +107,9 @@ def test_the_best_model_is_registered_and_predicts_as_logged(
     runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
     parent = next(r for r in runs if M.TAG_PARENT not in r.data.tags)
     assert version.run_id == parent.data.tags[M.TAG_BEST_TRIAL]  # the selected trial's run
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    assert logged.experiment_id == parent.info.experiment_id  # not "Default"
+    assert logged.artifact_location.startswith((exp12_store / "mlruns" / name).as_uri())
     best_run = client.get_run(version.run_id)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     model = mlflow.pyfunc.load_model(f"models:/{name}@best")

@@ -325,7 +325,9 @@ class Tracker:
         model = model.cpu().eval()
         with torch.inference_mode():
             output = model(torch.from_numpy(example)).numpy()
-        mlflow.set_tracking_uri(self.tracking_uri)  # log_model resolves it globally
+        run = self._call(lambda: self.client.get_run(run_id))
+        mlflow.set_tracking_uri(self.tracking_uri)  # log_model resolves both globally:
+        mlflow.set_experiment(experiment_id=run.info.experiment_id)  # (not "Default")
         logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)  # (no pip here)
         with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints its registration
             info = self._call(
