@@ -118,6 +118,7 @@ BAD = {
         "model.filters",
     ),
     "missing_name": ("train: {epochs: 2}\n", "name"),
+    "name_not_a_model_name": ("name: fashion/cnn\n", "registered model"),
 }
 
 

@@ -282,11 +282,37 @@ def test_a_finished_sweep_asked_for_more_trials_goes_on(
     assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in kids) == [1, 2, 3, 4]
     history = client.get_metric_history(parents[0].info.run_id, "trial_val_accuracy")
     assert sorted(m.step for m in history) == [1, 2, 3, 4]
+    # selected among all four runs; the alias on the model of that run
+    best = max(kids, key=lambda k: k.data.metrics[M.VAL_ACCURACY])
+    assert parents[0].data.tags[M.TAG_BEST_TRIAL] == best.info.run_id
+    assert client.get_model_version_by_alias("longer", "best").run_id == best.info.run_id
 
-    assert run_cli_here(*args, "--max-evals", "4", cwd=tmp_path)[0] == 0  # nothing more to run
+    def n_parents() -> int:
+        runs = client.search_runs([client.get_experiment_by_name("longer").experiment_id])
+        return len([r for r in runs if M.TAG_PARENT not in r.data.tags])
+
+    # no more trials asked for than were run: a new sweep, as before extending existed
+    code, err = run_cli_here(*args, "--max-evals", "4", cwd=tmp_path)
+    assert code == 0 and "extending" not in err and n_parents() == 2
     assert run_cli_here(*args, "--max-evals", "6", "--fresh", cwd=tmp_path)[0] == 0
-    runs = client.search_runs([client.get_experiment_by_name("longer").experiment_id])
-    assert len([r for r in runs if M.TAG_PARENT not in r.data.tags]) == 3
+    assert n_parents() == 3
+
+
+def test_extending_counts_only_the_search_not_the_repeats(
+    tmp_path: Path, synthetic_dir: Path, fake_training
+) -> None:
+    """A sweep of 2 trials whose best configuration was repeated (3 runs), asked for 3
+    trials: one more trial of the search, in the same parent."""
+    path, _, uri, _ = sweep_case(tmp_path, synthetic_dir, "more", "{algo: tpe, seed: 1}")
+    args = [str(path), "--data-dir", str(synthetic_dir), "--no-progress"]
+    assert run_cli_here(*args, "--max-evals", "2", "--repeats", "2", cwd=tmp_path)[0] == 0
+    before = len(child_runs(uri, "more"))
+    code, err = run_cli_here(*args, "--max-evals", "3", "--repeats", "2", cwd=tmp_path)
+    assert code == 0 and "1 more trial(s) to search" in err, err
+    runs = child_runs(uri, "more")
+    assert len({r.data.tags[M.TAG_PARENT] for r in runs}) == 1
+    searched = [r for r in runs if int(r.data.tags[M.TAG_TRIAL]) == before + 1]
+    assert len(searched) == 1  # then the repeats the new trial may owe
 
 
 def test_export_best_writes_the_selected_configuration_as_a_runnable_file(
@@ -331,3 +357,24 @@ def test_export_best_writes_the_selected_configuration_as_a_runnable_file(
     assert yaml.safe_load((tmp_path / "again.yaml").read_text())["model"]["dropout"] == 0.1
     missing = run_cli_here("export-best", "0" * 32, "--out", "x.yaml", *data[:2], cwd=tmp_path)
     assert missing[0] == 2 and "not found" in missing[1] and not (tmp_path / "x.yaml").exists()
+
+
+def test_a_model_that_cannot_be_logged_is_a_warning_not_a_failed_sweep(
+    tmp_path: Path, synthetic_dir: Path, fake_training, monkeypatch
+) -> None:
+    from sweep.tracking import Tracker
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(Tracker, "log_model", fails)
+    path, _, uri, _ = sweep_case(tmp_path, synthetic_dir, "no_model", "{algo: grid}")
+    code, out = run_cli_here(str(path), "--tracking-uri", uri, "--data-dir", str(synthetic_dir),
+                             "--no-progress", cwd=tmp_path)  # fmt: skip
+    assert code == 0, out
+    assert "the selected model could not be logged: RuntimeError: export failed" in out
+    assert "predict" not in out  # no model to predict with
+    parent = MlflowClient(uri).get_run(child_runs(uri, "no_model")[0].data.tags[M.TAG_PARENT])
+    best = MlflowClient(uri).get_run(parent.data.tags[M.TAG_BEST_TRIAL])
+    assert best.data.tags[M.TAG_MODEL_ERROR] == "RuntimeError: export failed"
+    assert parent.info.status == "FINISHED"

@@ -108,8 +108,10 @@ def test_best_trial_is_selected_on_validation_and_keeps_the_model(tiny_sweep) ->
     parent = client.get_run(result.parent_run_id)
     assert parent.data.metrics[M.BEST_TEST_ACCURACY] == pytest.approx(best.test_accuracy)
     assert parent.data.tags[M.TAG_BEST_TRIAL] == best.run_id
-    model_files = {a.path for a in client.list_artifacts(best.run_id, "model")}
-    assert model_files == {"model/state_dict.pt", "model/config.yaml"}
+    light = {a.path for a in client.list_artifacts(best.run_id, "trained")}
+    assert light == {"trained/state_dict.pt", "trained/config.yaml"}
+    # the logged model, which runs:/RUN/model also names
+    assert "model/MLmodel" in {a.path for a in client.list_artifacts(best.run_id, "model")}
     parent_files = {a.path for a in client.list_artifacts(result.parent_run_id)}
     assert {
         "trials.csv",
@@ -196,3 +198,36 @@ def test_an_unreadable_state_file_is_a_clear_error(tmp_path, synthetic_dir, monk
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "cannot be read" in err and "--fresh" in err and "Traceback" not in err
+
+
+def test_predict_by_run_id_and_its_errors(tiny_sweep, synthetic_dir, tmp_path, capsys) -> None:
+    """The selected run's id scores the test set with exactly its logged accuracy; a run
+    without a model, a malformed MODEL, a missing images file, --labels alone and an
+    unwritable output are each one paragraph and status 2."""
+    from sweep.predict import main as predict
+
+    result, client = tiny_sweep
+    uri = client.tracking_uri
+    data = ["--tracking-uri", uri, "--data-dir", str(synthetic_dir)]
+    out = tmp_path / "PRED.dat"
+    assert predict([result.best.run_id, "--out", str(out), *data]) == 0
+    logged = client.get_run(result.best.run_id).data.metrics[M.TEST_ACCURACY]
+    assert f"accuracy {logged:.4f} on 10000 images" in capsys.readouterr().out
+    assert len(out.read_text().splitlines()) == 10_000
+
+    other = next(t.run_id for t in result.trials if t.run_id != result.best.run_id)
+    cases = {
+        "logged no model": [other, "--out", str(tmp_path / "a.dat")],
+        "neither models:/": ["best-model", "--out", str(tmp_path / "b.dat")],
+        "no such file": [
+            result.best.run_id, "--out", str(tmp_path / "c.dat"), "--images", "nowhere.idx"
+        ],
+        "cannot write": [result.best.run_id, "--out", str(tmp_path / "PRED.dat" / "d.dat")],
+    }  # fmt: skip
+    for words, args in cases.items():
+        assert predict([*args, *data]) == 2, words
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and err.count("\n") == 1, err
+    with pytest.raises(SystemExit) as exit_:
+        predict([result.best.run_id, "--out", "e.dat", "--labels", "x.idx", *data])
+    assert exit_.value.code == 2 and "--labels goes with --images" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from typing import Any
 
@@ -21,6 +22,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m sweep",
         description="Run a Hyperopt sweep described by an experiment YAML file; every trial "
         "is a nested MLflow run under one parent run per sweep.",
+        epilog="Two more commands: `python -m sweep predict MODEL --out FILE` scores images "
+        "with a logged model (models:/NAME@best), and `python -m sweep export-best "
+        "EXPERIMENT.yaml|PARENT_RUN_ID --out best.yaml` writes the configuration a sweep "
+        "selected as an experiment file; add --help to either.",
     )
     p.add_argument("experiment", help="experiment file, e.g. experiments/exp12.yaml")
     p.add_argument("--max-evals", type=int, metavar="N", help="number of trials (sweep.max_evals)")
@@ -151,7 +156,10 @@ def _configure_logging() -> None:
     from loguru import logger
     from tqdm import tqdm
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # the console says what matters
+    # the console says what matters: MLflow's INFO lines off (read when MLflow is imported,
+    # here or in a Spark worker)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
     logger.remove()
     logger.add(
@@ -254,7 +262,7 @@ def _print_links(result: Any, tracking_uri: str, port: int, name: str) -> None:
     """Where to see the sweep: its runs and the selected trial, in the UI's Model-training
     view (a fresh browser would otherwise open MLflow's GenAI view, which shows no runs)."""
     from .store import hides_password, shown
-    from .tracking import ui_base, ui_links
+    from .tracking import BEST_ALIAS, ui_base, ui_links
 
     best = result.best
     links = ui_links(ui_base(tracking_uri, port), result.experiment_id, best and best.run_id)
@@ -269,10 +277,11 @@ def _print_links(result: Any, tracking_uri: str, port: int, name: str) -> None:
     ]
     if "run" in links:
         lines.append(f"  the selected trial: {links['run']}")
+    if result.model_version:
         store = "" if tracking_uri == _default_uri() else f" --tracking-uri {shown(tracking_uri)}"
         lines.append(
             "Score the test set with the selected model:\n"
-            f"  python -m sweep predict models:/{name}@best --out PRED.dat{store}"
+            f"  python -m sweep predict models:/{name}@{BEST_ALIAS} --out PRED.dat{store}"
         )
     print("\n".join(lines), file=sys.stderr)
 

@@ -271,6 +271,11 @@ class ExperimentConfig(_Frozen):
     def _printable(cls, v: str) -> str:
         if not v.isprintable():
             raise ValueError("the name (the MLflow experiment) must be printable text")
+        if "/" in v or ":" in v or v.startswith("..") or v == ".":
+            raise ValueError(
+                "the name is also the name of the registered model, which cannot hold '/' "
+                "or ':' nor start with '..': choose another name"
+            )
         return v
 
     @model_validator(mode="before")

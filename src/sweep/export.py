@@ -4,12 +4,14 @@ configuration a sweep selected, as a runnable experiment file with no search."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from . import metrics as M
+from .selection import base_seed
 from .store import DEFAULT_TRACKING_URI, StoreError, absolute_uri, check, shown
 
 
@@ -57,15 +59,17 @@ def best_config(client: Any, parent: Any) -> dict[str, Any]:
     if not best:
         raise ExportError(f"sweep {parent.info.run_id} selected no configuration.")
     with tempfile.TemporaryDirectory() as folder:
-        path = client.download_artifacts(best, "model/config.yaml", folder)
+        path = client.download_artifacts(best, "trained/config.yaml", folder)
         tree = yaml.safe_load(Path(path).read_text())
+    if not isinstance(tree, dict) or not {"name", "train", "sweep"} <= tree.keys():
+        raise ExportError(f"run {best}: trained/config.yaml is not an experiment's config.")
     tree["name"] = f"{tree['name']}_best"
     tree["hypothesis"] = (
         f"The configuration sweep {parent.info.run_id} selected (trial run {best}) reaches its "
         "validation accuracy again."
     )
     tree["search"] = {}
-    tree["train"]["seed"] -= 1  # trial N trains with train.seed + N: trial 1 gets the run's seed
+    tree["train"]["seed"] = base_seed(tree["train"]["seed"], 1)  # trial 1: the run's own seed
     tree["sweep"] |= {"algo": "grid", "max_evals": 1, "repeats": 1}
     return tree
 
@@ -78,8 +82,6 @@ def main(argv: list[str]) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    import os
-
     import yaml
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
@@ -87,9 +89,12 @@ def main(argv: list[str]) -> int:
     from .config import ConfigError, load_experiment
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    out = Path(args.out)
     try:
         client = MlflowClient(uri)
-        tree = best_config(client, parent_run(client, args.sweep))
+        parent = parent_run(client, args.sweep)
+        tree = best_config(client, parent)
+        write_checked(out, yaml.safe_dump(tree, sort_keys=False), load_experiment)
     except (ExportError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -97,9 +102,27 @@ def main(argv: list[str]) -> int:
         first = (str(exc).strip().splitlines() or ["?"])[0]
         print(f"error: {args.sweep}: not found in {shown(uri)} ({first}).", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(tree, sort_keys=False))
-    load_experiment(out)  # the file runs as written
-    print(f"wrote {out}: run it with python -m sweep {out}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: cannot write {out}: {exc.strerror or exc}.", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {out}, the configuration sweep {parent.info.run_id} selected: run it with "
+        f"python -m sweep {out}",
+        file=sys.stderr,
+    )
     return 0
+
+
+def write_checked(out: Path, text: str, load: Any) -> None:
+    """``text`` to ``out`` only if ``load`` accepts it as an experiment file (a file that
+    does not run is never left behind)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=out.parent, prefix=out.name, suffix=".tmp", delete=False
+    ) as fh:
+        fh.write(text)
+    try:
+        load(fh.name)
+        os.replace(fh.name, out)
+    finally:
+        Path(fh.name).unlink(missing_ok=True)

@@ -42,3 +42,4 @@ TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 TAG_EXTENDED_TO = "sweep.extended_to"  # a finished sweep run again with more trials
 TAG_NOTE = "mlflow.note.content"  # a run's description in the UI
+TAG_MODEL_ERROR = "sweep.model_error"  # parents: why the selected model was not logged

@@ -34,8 +34,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--labels", help="its IDX labels file, for the accuracy and the report")
     p.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
     p.add_argument("--tracking-uri", help=f"the store (default {DEFAULT_TRACKING_URI})")
-    p.add_argument("--batch-size", type=int, default=1000, help="images per forward pass")
-    return p.parse_args(argv)
+    p.add_argument("--batch-size", type=_positive, default=1000, help="images per forward pass")
+    args = p.parse_args(argv)
+    if args.labels and not args.images:
+        p.error("--labels goes with --images (the test set's labels are known)")
+    return args
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def model_uri(model: str, client: Any) -> str:
@@ -60,6 +69,9 @@ def images_and_labels(args: argparse.Namespace) -> tuple[Any, Any]:
     from .data import find_data_dir, load_arrays, read_idx
 
     if args.images:
+        for name in (args.images, args.labels):
+            if name and not Path(name).is_file():
+                raise PredictError(f"{name}: no such file (--images/--labels take IDX files).")
         images = read_idx(Path(args.images), 2051)
         labels = read_idx(Path(args.labels), 2049, len(images)) if args.labels else None
         return images, labels
@@ -106,6 +118,9 @@ def main(argv: list[str]) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     import mlflow.pytorch
     from mlflow.exceptions import MlflowException
@@ -126,8 +141,12 @@ def main(argv: list[str]) -> int:
         return 2
     predicted = predict(model, images, args.batch_size)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(f"{int(p)}\n" for p in predicted))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(f"{int(p)}\n" for p in predicted))
+    except OSError as exc:
+        print(f"error: cannot write {out}: {exc.strerror or exc}.", file=sys.stderr)
+        return 2
     print(f"wrote {len(predicted)} predictions to {out} ({source})", file=sys.stderr)
     if labels is not None:
         print(report(labels, predicted, out))

@@ -53,6 +53,8 @@ class SweepState:
     config_hash: str
     trials: Any  # hyperopt.Trials
     searched: bool = False  # the search phase is over: only repeats are left
+    max_evals: int | None = None  # of a finished sweep: the search budget it was run with
+    search_until: int | None = None  # of an extended sweep: evaluated trials to search up to
 
 
 # ----------------------------------------------------------------------------- on disk
@@ -104,19 +106,28 @@ def find_extendable(tracker: Tracker, config: ExperimentConfig, path: Path) -> S
         saved = load(done_path(path))
     except ResumeError:
         return None
-    if saved is None or saved.config_hash != search_hash(config):
+    if saved is None or saved.config_hash != search_hash(config) or saved.max_evals is None:
         return None
-    if n_evaluated(saved.trials) >= config.sweep.max_evals or config.sweep.algo == "grid":
+    more = config.sweep.max_evals - saved.max_evals  # (repeat runs do not count)
+    if more <= 0 or config.sweep.algo == "grid":
         return None
     parent = tracker.get_run(saved.parent_run_id)
     if parent is None or parent.info.status != "FINISHED":
         return None
-    return SweepState(saved.experiment, saved.parent_run_id, config_hash(config), saved.trials)
+    until = n_evaluated(saved.trials) + more
+    return SweepState(
+        saved.experiment, saved.parent_run_id, config_hash(config), saved.trials,
+        max_evals=config.sweep.max_evals, search_until=until,
+    )  # fmt: skip
 
 
 def finish(path: Path, state: SweepState, config: ExperimentConfig) -> None:
-    """A complete sweep: nothing left to resume; its trials kept for a longer run."""
-    save(done_path(path), dataclasses.replace(state, config_hash=search_hash(config)))
+    """A complete sweep: nothing left to resume; its trials and its search budget kept
+    for a longer run."""
+    done = dataclasses.replace(
+        state, config_hash=search_hash(config), max_evals=config.sweep.max_evals
+    )
+    save(done_path(path), done)
     path.unlink(missing_ok=True)
 
 

@@ -40,6 +40,11 @@ def trial_seed(base: int, number: int) -> int:
     return base + number
 
 
+def base_seed(seed: int, number: int) -> int:
+    """The ``train.seed`` with which trial ``number`` trains with ``seed``."""
+    return seed - trial_seed(0, number)
+
+
 def roles(config_ids: Iterable[str]) -> list[str]:
     """For runs in the order they were proposed: ``trial`` for a configuration's first run,
     ``repeat`` for each later one (a duplicate proposal, or a run added by ``repeats``)."""

@@ -25,7 +25,7 @@ from .config import ExperimentConfig, content_hash, to_yaml
 from .console import progress
 from .signals import GracefulStop, StoreLost, SweepInterrupted
 from .space import apply_sample, build_space, grid_points
-from .tracking import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, source_tags
+from .tracking import BEST_ALIAS, DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, source_tags
 from .trial import STATUS_OK, Objective, TrialContext, TrialSummary, example_images, load_scorer
 
 __all__ = ["RunOptions", "SweepInterrupted", "SweepResult", "run_sweep", "no_progress_stop"]
@@ -52,6 +52,7 @@ class SweepResult:
     parent_run_id: str
     objective: str
     trials: tuple[TrialSummary, ...] = field(default_factory=tuple)
+    model_version: str | None = None  # of the registered model: the selected configuration
 
     @property
     def finished(self) -> tuple[TrialSummary, ...]:
@@ -191,8 +192,9 @@ def summarize(trials: Any) -> tuple[TrialSummary, ...]:
 
 def record_sweep(
     tracker: Tracker, result: SweepResult, config: ExperimentConfig, scratch: Path
-) -> None:
-    """Parent metrics, trials table, optimization history, and the best trial's model."""
+) -> str | None:
+    """Parent metrics, trials table, optimization history, and the best trial's model;
+    returns the registered model's version (None: no model logged)."""
     import pandas as pd
 
     from . import plots
@@ -214,10 +216,11 @@ def record_sweep(
         history, objective, maximize=objective == M.VAL_ACCURACY, title=config.name
     )
     tracker.log_figure(result.parent_run_id, figure, "optimization_history.png")
-    if best is not None and best.run_id:
-        _log_best_model(tracker, best, config, scratch)
-        tags = {M.TAG_BEST_TRIAL: best.run_id, M.TAG_BEST_CONFIG: best.config_id}
-        tracker.set_tags(result.parent_run_id, tags)
+    if best is None or not best.run_id:
+        return None
+    tags = {M.TAG_BEST_TRIAL: best.run_id, M.TAG_BEST_CONFIG: best.config_id}
+    tracker.set_tags(result.parent_run_id, tags)
+    return _log_best_model(tracker, best, config, scratch)
 
 
 def _log_search(tracker: Tracker, parent: str, history: Any, objective: str) -> None:
@@ -259,18 +262,35 @@ def _objective_values(result: SweepResult) -> list[float]:
 
 def _log_best_model(
     tracker: Tracker, best: TrialSummary, config: ExperimentConfig, scratch: Path
-) -> None:
+) -> str | None:
     """The selected trial's weights and config as light artifacts of its run, and the
-    model, registered as the experiment's name with the alias ``best``."""
+    model, registered as the experiment's name with the alias ``best``; returns its
+    version. A model that cannot be logged is a warning and a tag, not a failed sweep
+    (a store that fails is the caller's: the sweep resumes and tries again)."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
     checkpoint = scratch / f"{best.run_id}.pt"
-    if checkpoint.is_file():
+    if not checkpoint.is_file():
+        logger.warning("no model logged: the selected run's weights are not in {}", scratch)
+        return None
+    try:
         trained = apply_sample(config, {**best.params, "train.seed": best.seed})
         (scratch / "config.yaml").write_text(to_yaml(trained))
+        shutil.copyfile(checkpoint, scratch / "state_dict.pt")
+        tracker.log_file(best.run_id, scratch / "state_dict.pt", "trained")
+        tracker.log_file(best.run_id, scratch / "config.yaml", "trained")
         model = load_scorer(trained, checkpoint)
-        tracker.log_file(best.run_id, checkpoint.rename(scratch / "state_dict.pt"), "model")
-        tracker.log_file(best.run_id, scratch / "config.yaml", "model")
         version = tracker.log_model(best.run_id, model, config.name, example_images())
-        logger.info("registered model {} version {} (alias @{})", config.name, version, "best")
+    except (MlflowException, SQLAlchemyError):
+        raise
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("the selected model could not be logged: {}", reason)
+        tracker.set_tags(best.run_id, {M.TAG_MODEL_ERROR: reason[:5000]})
+        return None
+    logger.info("registered model {} version {} (alias @{})", config.name, version, BEST_ALIAS)
+    return version
 
 
 def _open(
@@ -292,12 +312,14 @@ def _open(
         saved = extended
         resume.save(path, saved)
         tracker.reopen_run(saved.parent_run_id)
-        tracker.set_tags(saved.parent_run_id, {M.TAG_EXTENDED_TO: str(config.sweep.max_evals)})
+        tags = {M.TAG_EXTENDED_TO: str(config.sweep.max_evals)}
+        tags[M.TAG_CONFIG_HASH] = selection.setup_hash(config)  # (max_evals is part of it)
+        tracker.set_tags(saved.parent_run_id, tags)
         logger.info(
-            "extending sweep {}: {} trials done, {} in all",
+            "extending sweep {}: {} runs done, {} more trial(s) to search",
             saved.parent_run_id,
             resume.n_evaluated(saved.trials),
-            config.sweep.max_evals,
+            saved.search_until - resume.n_evaluated(saved.trials),
         )
     resumed = saved is not None
     if saved is None:
@@ -377,11 +399,12 @@ def run_sweep(
                 config.sweep.objective,
                 summarize(trials),
             )
-            record_sweep(tracker, result, config, sweep.scratch)
+            version = record_sweep(tracker, result, config, sweep.scratch)
             stop.check("while writing the summary")
             status = "FINISHED" if result.finished else "FAILED"
-            resume.finish(sweep.path, sweep.state, config)  # complete: nothing to resume
-            return result
+            done = dataclasses.replace(sweep.state, trials=backend.snapshot(trials))
+            resume.finish(sweep.path, done, config)  # complete: nothing to resume
+            return dataclasses.replace(result, model_version=version)
         except StoreLost:
             status = "KILLED"  # not recorded: the store is gone; a resumed sweep marks it
             tracker.lost = True  # (a trial's own client may have found out first)
@@ -428,7 +451,7 @@ def _search(
     if not sweep.state.searched:  # a sweep resumed in its repeats does not search again
         rule = no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None
         algo = resume.replay_first(_algo(config), rerun)
-        phase.run(algo, _search_size(config), rule, _left(deadline))
+        phase.run(algo, sweep.state.search_until or _search_size(config), rule, _left(deadline))
         sweep.state.searched = True
         phase.save()
     # repeats can change which configurations are best: until the best have theirs (at

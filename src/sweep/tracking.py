@@ -314,9 +314,6 @@ class Tracker:
         example) in run ``run_id``, registered as ``name``, the alias ``best`` pointed at
         the new version; returns that version. Saved as an exported graph (``pt2``), not a
         pickle: loading it runs no code and needs no install of this project."""
-        import contextlib
-        import io
-
         import mlflow
         import mlflow.pytorch
         import torch
@@ -329,22 +326,35 @@ class Tracker:
         mlflow.set_tracking_uri(self.tracking_uri)  # log_model resolves both globally:
         mlflow.set_experiment(experiment_id=run.info.experiment_id)  # (not "Default")
         logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)  # (no pip here)
-        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints its registration
-            info = self._call(
-                lambda: mlflow.pytorch.log_model(
-                    model,
-                    name="model",
-                    run_id=run_id,
-                    signature=infer_signature(example, output),
-                    input_example=example,
-                    registered_model_name=name,
-                    serialization_format="pt2",
-                    pip_requirements=_model_requirements(),
-                )
+        info = self._call(
+            lambda: mlflow.pytorch.log_model(
+                model,
+                name="model",
+                run_id=run_id,
+                signature=infer_signature(example, output),
+                input_example=example,
+                serialization_format="pt2",
+                pip_requirements=_model_requirements(),
             )
-        version = str(info.registered_model_version)
+        )
+        self._call(lambda: self._registered_model(name))
+        version = self._call(
+            lambda: self.client.create_model_version(
+                name, info.model_uri, run_id=run_id, model_id=info.model_id
+            )
+        ).version
         self._call(lambda: self.client.set_registered_model_alias(name, BEST_ALIAS, version))
-        return version
+        return str(version)
+
+    def _registered_model(self, name: str) -> None:
+        """The registered model ``name``, created if it is new (two sweeps may race)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
 
     def rename_run(self, run_id: str, name: str) -> None:
         self._call(lambda: self.client.update_run(run_id, name=name))
