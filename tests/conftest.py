@@ -148,9 +148,9 @@ model: {{kind: mlp, hidden: {hidden}, dropout: 0.0}}
 train: {{epochs: {epochs}, batch_size: {batch_size}}}
 search:
   train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
-sweep: {{algo: tpe, max_evals: 2, seed: 1}}
+sweep: {{algo: tpe, max_evals: 2, seed: 1, log_model: false}}
 data: {{subset: {subset}}}
-"""
+"""  # (no model logged: these sweeps test how a sweep runs, stops and resumes)
 
 
 def write_mlp_sweep(

@@ -273,10 +273,11 @@ def test_repeats_of_one_fixed_configuration(tmp_path: Path, real_data_dir) -> No
     done = run_cli(
         EXPERIMENTS / "mlp_baseline.yaml",
         *("--epochs", "1", "--subset", "2000"),
-        "--no-progress",
+        *("--no-progress", "--set", "sweep.log_model=false"),
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "predict" not in done.stderr  # no model: no command to predict with it
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("mlp_baseline")
     kids = client.search_runs([exp.experiment_id], f"tags.`{M.TAG_PARENT}` != ''")

@@ -30,7 +30,7 @@ model: {{kind: mlp, hidden: [16], dropout: 0.0}}
 train: {{epochs: 2, batch_size: 100}}
 search:
   train.optimizer.lr: {{loguniform: [{low}, {high}]}}
-sweep: {{algo: random, max_evals: 3, seed: {seed}, repeats: 2}}
+sweep: {{algo: random, max_evals: 3, seed: {seed}, repeats: 2, log_model: false}}
 data: {{subset: 600}}
 """
 

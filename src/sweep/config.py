@@ -188,6 +188,9 @@ class SweepConfig(_Frozen):
     no_progress_stop: int | None = Field(None, ge=1)  # stop after N trials without a new best
     backend: Literal["local", "spark"] = "local"  # spark: Hyperopt's SparkTrials
     parallelism: int = Field(2, ge=1)  # spark: trials running at once
+    # log the selected configuration's model and register it (like MLflow's log_models);
+    # false keeps only its weights and config as run artifacts (saves torch.export's seconds)
+    log_model: bool = True
 
 
 # ----------------------------------------------------------------------------- search space

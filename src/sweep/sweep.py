@@ -263,8 +263,9 @@ def _objective_values(result: SweepResult) -> list[float]:
 def _log_best_model(
     tracker: Tracker, best: TrialSummary, config: ExperimentConfig, scratch: Path
 ) -> str | None:
-    """The selected trial's weights and config as light artifacts of its run, and the
-    model, registered as the experiment's name with the alias ``best``; returns its
+    """The selected trial's weights and config as light artifacts of its run, and (unless
+    ``sweep.log_model`` is false) the model, registered as the experiment's name with the
+    alias ``best``; returns its
     version. A model that cannot be logged is a warning and a tag, not a failed sweep
     (a store that fails is the caller's: the sweep resumes and tries again)."""
     from mlflow.exceptions import MlflowException
@@ -280,6 +281,8 @@ def _log_best_model(
         shutil.copyfile(checkpoint, scratch / "state_dict.pt")
         tracker.log_file(best.run_id, scratch / "state_dict.pt", "trained")
         tracker.log_file(best.run_id, scratch / "config.yaml", "trained")
+        if not config.sweep.log_model:
+            return None
         model = load_scorer(trained, checkpoint)
         version = tracker.log_model(best.run_id, model, config.name, example_images())
     except (MlflowException, SQLAlchemyError):
