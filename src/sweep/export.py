@@ -12,7 +12,7 @@ from typing import Any
 
 from . import metrics as M
 from .selection import base_seed
-from .store import DEFAULT_TRACKING_URI, StoreError, absolute_uri, check, shown
+from .store import DEFAULT_TRACKING_URI, existing, shown
 
 
 class ExportError(Exception):
@@ -76,11 +76,8 @@ def best_config(client: Any, parent: Any) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    uri = absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI)
-    try:
-        check(uri, create=False)
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    uri = existing(args.tracking_uri)
+    if uri is None:
         return 2
     import yaml
     from mlflow.exceptions import MlflowException
@@ -88,7 +85,6 @@ def main(argv: list[str]) -> int:
 
     from .config import ConfigError, load_experiment
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     out = Path(args.out)
     try:
         client = MlflowClient(uri)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .store import DEFAULT_TRACKING_URI, StoreError, absolute_uri, check, shown
+from .store import DEFAULT_TRACKING_URI, existing, shown
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -112,15 +112,9 @@ def report(labels: Any, predicted: Any, out: Path) -> str:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    uri = absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI)
-    try:
-        check(uri, create=False)
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    uri = existing(args.tracking_uri)
+    if uri is None:
         return 2
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     import mlflow.pytorch
     from mlflow.exceptions import MlflowException

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import re
 import sqlite3
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -85,6 +87,19 @@ def as_command(uri: str) -> str:
     """The URI for a command printed for the user to run: shown, with a note if the
     password had to be hidden."""
     return shown(uri) + (" (type the password for ***)" if hides_password(uri) else "")
+
+
+def existing(tracking_uri: str | None) -> str | None:
+    """The checked, absolute URI of a store that must exist already (for the commands that
+    read one: predict, export-best); None after printing why it cannot be used."""
+    uri = absolute_uri(tracking_uri or DEFAULT_TRACKING_URI)
+    try:
+        check(uri, create=False)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return uri
 
 
 def check(uri: str, *, create: bool) -> None:
