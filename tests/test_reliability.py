@@ -56,16 +56,15 @@ def check_resumed(folder: Path, name: str, first_parent: str) -> None:
     parents, kids = children(folder, name)
     assert [p.info.run_id for p in parents] == [first_parent]
     assert parents[0].info.status == "FINISHED"
-    finished = [k for k in kids if k.info.status == "FINISHED"]
-    assert len(finished) == 2  # exactly max_evals
-    assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in finished) == [1, 2]
-    assert not [k for k in kids if k.info.status == "RUNNING"]
-    killed = [k for k in kids if k.info.status == "KILLED"]
-    assert len(killed) == 1 and killed[0].data.tags[M.TAG_TRIAL] == "2"
-    # the cut-off trial ran again with the same parameters
-    rerun = next(k for k in finished if k.data.tags[M.TAG_TRIAL] == "2")
-    assert rerun.data.params["train.optimizer.lr"] == killed[0].data.params["train.optimizer.lr"]
+    # one run per trial: the cut-off trial went on in its own run, after its last epoch
+    assert len(kids) == 2 and {k.info.status for k in kids} == {"FINISHED"}
+    assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in kids) == [1, 2]
+    went_on = next(k for k in kids if k.data.tags[M.TAG_TRIAL] == "2")
+    assert (
+        int(went_on.data.tags[M.TAG_RESUMED_FROM]) >= 1 and M.TAG_FAILURE not in went_on.data.tags
+    )
     assert not (folder / ".sweep" / f"{name}.trials.pkl").exists()
+    assert not list((folder / ".sweep").glob("*.checkpoints/*.ckpt"))
 
 
 @pytest.mark.slow
@@ -293,3 +292,54 @@ def test_broken_data_gives_a_clear_error(
     err = capsys.readouterr().err
     assert "truncated" in err and "t10k-images" in err
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_a_trial_killed_in_its_third_epoch_goes_on_with_the_same_history(
+    tmp_path: Path, synthetic_dir: Path
+) -> None:
+    """kill -9 in epoch 3 of 6, resume: epoch 3 onward in the same child run, and the
+    history an uninterrupted run of the same trial has (same seed, CPU)."""
+    import torch
+
+    path = write_sweep(tmp_path, "went_on", epochs=6)
+    one = ("--data-dir", synthetic_dir, "--max-evals", "1")
+    proc, log = start_cli(path, *one, cwd=tmp_path)
+    ckpt = tmp_path / ".sweep" / "went_on.checkpoints" / "trial-001.ckpt"
+
+    def epoch_saved() -> int:
+        try:
+            return torch.load(ckpt, weights_only=True)["epoch"] if ckpt.is_file() else 0
+        except (OSError, RuntimeError, EOFError):  # (being replaced)
+            return 0
+
+    wait_until(lambda: epoch_saved() == 2, proc, log, "the checkpoint of epoch 2")
+    proc.kill()  # in epoch 3 (an epoch takes seconds; the next checkpoint would be epoch 3)
+    proc.wait()
+    assert epoch_saved() == 2
+    proc, log = start_cli(path, *one, cwd=tmp_path)
+    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    assert "goes on in run" in log.read_text()
+    _, kids = children(tmp_path, "went_on")
+    assert len(kids) == 1 and kids[0].info.status == "FINISHED"
+    assert kids[0].data.tags[M.TAG_RESUMED_FROM] == "2"
+
+    again = run_cli(path, *one, "--fresh", "--no-progress", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    _, kids = children(tmp_path, "went_on")
+    assert len(kids) == 2
+    for key in (M.TRAIN_LOSS, M.VAL_ACCURACY, M.VAL_LOSS):
+        histories = [
+            [
+                (m.step, m.value)
+                for m in sorted(
+                    client.get_metric_history(k.info.run_id, key), key=lambda m: m.step
+                )
+            ]
+            for k in kids
+        ]
+        assert [s for s, _ in histories[0]] == [1, 2, 3, 4, 5, 6], key
+        assert [s for s, _ in histories[1]] == [1, 2, 3, 4, 5, 6], key
+        for (_, a), (_, b) in zip(*histories, strict=True):
+            assert a == pytest.approx(b, rel=1e-5, abs=1e-6), key

@@ -162,3 +162,25 @@ def test_device_and_precision_choice() -> None:
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
     assert resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
     assert resolve_precision("auto", torch.device("mps")) == "fp32"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_on_a_cpu_follows_the_bf16_check(monkeypatch, native: bool) -> None:
+    from sweep import train
+
+    monkeypatch.setattr(train, "cpu_runs_bf16", lambda: native)
+    assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
+
+
+def test_the_bf16_check_reads_the_cpu_flags(tmp_path, monkeypatch) -> None:
+    """An AMD EPYC (Zen 4) lists avx512_bf16, though PyTorch's capability says AVX512."""
+    from sweep.train import cpu_runs_bf16
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    zen4, older = tmp_path / "zen4", tmp_path / "older"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n")
+    older.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    assert cpu_runs_bf16(zen4) and not cpu_runs_bf16(older)
+    assert not cpu_runs_bf16(tmp_path / "no-such-file")  # then PyTorch's answer: AVX512
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AMX")
+    assert cpu_runs_bf16(tmp_path / "no-such-file")

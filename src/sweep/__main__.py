@@ -108,6 +108,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quiet", action="store_true", help="no lines during a trial (one per trial stays)"
     )
     p.add_argument(
+        "--pruner",
+        choices=["none", "median", "asha"],
+        help="stop trials clearly behind the others at the same epoch (sweep.pruner.kind)",
+    )
+    p.add_argument(
         "--ui-port",
         type=int,
         default=5001,
@@ -134,6 +139,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         "sweep.backend": args.backend,
         "sweep.parallelism": args.parallelism,
         "train.device": args.device,
+        "sweep.pruner.kind": args.pruner,
     }
     out.update({k: v for k, v in flags.items() if v is not None})
     return out

@@ -174,6 +174,21 @@ class DataConfig(_Frozen):
     split_seed: Seed = 0  # the same split for every trial of every sweep
 
 
+class PrunerConfig(_Frozen):
+    """Stop a trial that is clearly behind the sweep's other trials at the same epoch.
+
+    ``median``: after ``warmup_epochs``, below the median validation accuracy of the other
+    trials that reached this epoch (at least ``min_trials`` of them). ``asha``: at the rungs
+    ``min_epochs * eta**k``, only the best ``1/eta`` of the trials that reached the rung go on.
+    """
+
+    kind: Literal["none", "median", "asha"] = "none"
+    warmup_epochs: int = Field(1, ge=0)  # median: epochs before any trial is compared
+    min_trials: int = Field(2, ge=1)  # median: other trials needed at an epoch
+    min_epochs: int = Field(1, ge=1)  # asha: the first rung
+    eta: int = Field(3, ge=2)  # asha: reduction factor
+
+
 class SweepConfig(_Frozen):
     # grid: every combination of the choice dimensions, once per seed (max_evals unused)
     algo: Literal["tpe", "random", "anneal", "grid"] = "tpe"
@@ -191,6 +206,7 @@ class SweepConfig(_Frozen):
     # log the selected configuration's model and register it (like MLflow's log_models);
     # false keeps only its weights and config as run artifacts (saves torch.export's seconds)
     log_model: bool = True
+    pruner: PrunerConfig = PrunerConfig()
 
 
 # ----------------------------------------------------------------------------- search space

@@ -42,4 +42,7 @@ TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 TAG_EXTENDED_TO = "sweep.extended_to"  # a finished sweep run again with more trials
 TAG_NOTE = "mlflow.note.content"  # a run's description in the UI
+TAG_PRUNED = "sweep.pruned"  # children: "true" where the pruner stopped the trial
+TAG_PRUNED_AT = "sweep.pruned_at_epoch"  # children: the last epoch a pruned trial trained
+TAG_RESUMED_FROM = "sweep.resumed_from_epoch"  # children: went on after this epoch
 TAG_MODEL_ERROR = "sweep.model_error"  # parents: why the selected model was not logged

@@ -66,8 +66,9 @@ class SweepResult:
     def selected(self) -> tuple[TrialSummary, ...]:
         """The finished runs of the selected configuration: the one with the highest mean
         validation accuracy over its runs (the test set never takes part)."""
-        cid = selection.best((t.config_id, t.val_accuracy) for t in self.finished)
-        return tuple(t for t in self.finished if t.config_id == cid)
+        complete = [t for t in self.finished if t.complete]  # (a pruned run is never chosen)
+        cid = selection.best((t.config_id, t.val_accuracy) for t in complete)
+        return tuple(t for t in complete if t.config_id == cid)
 
     @property
     def best(self) -> TrialSummary | None:
@@ -176,7 +177,7 @@ def _owed_runs(trials: Any, config: ExperimentConfig) -> list[dict[str, Any]]:
     for t, doc in zip(summaries, _evaluated(trials), strict=True):
         counts[t.config_id] = counts.get(t.config_id, 0) + 1
         first.setdefault(t.config_id, doc)
-    runs = [(t.config_id, t.val_accuracy) for t in summaries if t.status == STATUS_OK]
+    runs = [(t.config_id, t.val_accuracy) for t in summaries if t.complete]
     owed = selection.missing_runs(runs, counts, config.sweep.repeats, config.sweep.repeat_top)
     return [first[cid] for cid in owed]
 

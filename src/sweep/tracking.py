@@ -306,6 +306,23 @@ class Tracker:
         history = self._call(lambda: self.client.get_metric_history(run_id, key))
         return {m.step for m in history}
 
+    def sibling_values(
+        self, experiment_id: str, parent_run_id: str, run_id: str, key: str, step: int
+    ) -> list[float]:
+        """``key`` at ``step`` in each other child run of the parent that reached that step
+        (interrupted and failed attempts left out)."""
+        parent = f"tags.`{M.TAG_PARENT}` = '{parent_run_id}'"
+        values = []
+        for run in self.search_runs([experiment_id], parent):
+            if run.info.run_id == run_id or run.info.status in ("FAILED", "KILLED"):
+                continue
+            if key not in run.data.metrics:
+                continue
+            other = run.info.run_id
+            history = self._call(lambda other=other: self.client.get_metric_history(other, key))
+            values += [m.value for m in history if m.step == step][-1:]
+        return values
+
     def search_runs(self, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
         return self._call(lambda: self.client.search_runs(experiment_ids, filter_string))
 
@@ -358,6 +375,12 @@ class Tracker:
 
     def rename_run(self, run_id: str, name: str) -> None:
         self._call(lambda: self.client.update_run(run_id, name=name))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove tag ``key`` from the run, if it has it."""
+        run = self.get_run(run_id)
+        if run is not None and key in run.data.tags:
+            self._call(lambda: self.client.delete_tag(run_id, key))
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         batch = [RunTag(k, str(v)) for k, v in tags.items()]

@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ class FitResult:
     train_seconds: float
     stopped_early: bool
     precision: str
+    pruned_at: int | None = None  # the epoch after which the pruner stopped it
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,26 @@ def device_problem(requested: str) -> str | None:
     return f"device {requested!r} was asked for, but this machine has {describe_devices()}"
 
 
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # Linux's names of the bf16 instructions
+
+
+def cpu_runs_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes in bf16 natively (not emulated) and oneDNN can use it.
+    Linux lists the instructions in the CPU's flags; elsewhere PyTorch's own capability
+    check answers (it names the widest vector unit it dispatches to, so on a CPU with both
+    AVX-512 and AVX512-BF16 it may say only AVX512: the flags are the better question)."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return torch.backends.cpu.get_cpu_capability() in ("AVX512_BF16", "AMX")
+    flags = next(
+        (ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []
+    )
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``auto`` -> bf16 where the hardware runs it natively, else fp32."""
     if precision != "auto":
@@ -100,8 +122,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
-        capability = torch.backends.cpu.get_cpu_capability()
-        return "bf16" if capability in ("AVX512_BF16", "AMX") else "fp32"
+        return "bf16" if cpu_runs_bf16() else "fp32"
     return "fp32"
 
 
@@ -239,6 +260,13 @@ class _EarlyStopping:
             self.waited += 1
         return bool(self.rule) and self.waited >= self.rule.patience
 
+    def state(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("best_value", "best_state", "best_epoch", "waited")}
+
+    def load(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
     def restore(self, model: nn.Module, epochs_run: int) -> int:
         """Load the best weights if kept; returns the epoch whose weights the model holds."""
         if self.best_state is None:
@@ -313,6 +341,78 @@ def _step_scheduler(scheduler: Any, record: dict[str, float], cfg: TrainConfig) 
         scheduler.step()
 
 
+def training_state(
+    epoch: int, loop: _Loop, scheduler: Any, stopper: _EarlyStopping, history: list[Any]
+) -> dict[str, Any]:
+    """Everything training needs to go on after ``epoch`` as if it had never stopped:
+    weights, optimizer, scheduler, early stopping, the random generators, the history."""
+    return {
+        "epoch": epoch,
+        "model": loop.model.state_dict(),
+        "optimizer": loop.optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "stopper": stopper.state(),
+        "generator": loop.gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "history": list(history),
+    }
+
+
+def _load_training_state(
+    state: dict[str, Any], loop: _Loop, scheduler: Any, stopper: _EarlyStopping
+) -> list[dict[str, float]]:
+    """Put a :func:`training_state` back; returns the history up to its epoch."""
+    loop.model.load_state_dict(state["model"])
+    loop.optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    stopper.load(state["stopper"])
+    loop.gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return list(state["history"])
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """What :func:`fit` calls after each epoch (see there)."""
+
+    on_epoch: EpochCallback | None
+    should_stop: Callable[[], bool] | None
+    should_prune: Callable[[int, dict[str, float]], bool] | None
+    checkpoint: Callable[[dict[str, Any]], None] | None
+
+
+def _epochs(
+    loop: _Loop,
+    scheduler: Any,
+    stopper: _EarlyStopping,
+    history: list[dict[str, float]],
+    data: tuple[TensorPair, TensorPair],
+    hooks: _Hooks,
+) -> tuple[bool, int | None]:
+    """The epochs after those in ``history`` (appended to it); returns whether early
+    stopping ended them, and the epoch after which the pruner did (or None)."""
+    cfg = loop.cfg
+    for epoch in range(len(history) + 1, cfg.epochs + 1):
+        record = loop.epoch(epoch, *data)
+        history.append(record)
+        if hooks.on_epoch is not None:
+            hooks.on_epoch(epoch, record)
+        _step_scheduler(scheduler, record, cfg)
+        if stopper.update(epoch, record, loop.model):
+            return True, None
+        if hooks.checkpoint is not None and epoch < cfg.epochs:
+            hooks.checkpoint(training_state(epoch, loop, scheduler, stopper, history))
+        if hooks.should_stop is not None and hooks.should_stop():
+            break
+        if hooks.should_prune and epoch < cfg.epochs and hooks.should_prune(epoch, record):
+            return False, epoch
+    return False, None
+
+
 def fit(
     model: nn.Module,
     splits: Splits,
@@ -321,6 +421,9 @@ def fit(
     device: torch.device | None = None,
     on_epoch: EpochCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    should_prune: Callable[[int, dict[str, float]], bool] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    resume_from: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train ``model`` (already initialised) on ``splits.x_train`` for ``cfg.epochs`` epochs.
 
@@ -328,6 +431,9 @@ def fit(
     permutation and slices batches from it. After each epoch ``on_epoch(epoch, metrics)``
     is called with the names in :data:`metrics.EPOCH_METRICS` (epochs count from 1).
     ``should_stop()`` is asked after each epoch; True ends training early (interrupted).
+    ``should_prune(epoch, metrics)`` too; True ends training (the trial is behind the
+    others: ``pruned_at`` says when). ``checkpoint(state)`` receives the
+    :func:`training_state` after each epoch; ``resume_from`` such a state goes on from there.
     Raises :class:`DivergedError` if the loss becomes NaN or infinite.
     """
     device = device or next(model.parameters()).device
@@ -345,20 +451,11 @@ def fit(
     gen = torch.Generator().manual_seed(cfg.seed)
     loop = _Loop(model, cfg, device, precision, channels_last, optimizer, gen)
     stopper = _EarlyStopping(cfg)
-    history: list[dict[str, float]] = []
+    history = _load_training_state(resume_from, loop, scheduler, stopper) if resume_from else []
     started = time.perf_counter()
-    stopped_early = False
-    for epoch in range(1, cfg.epochs + 1):
-        record = loop.epoch(epoch, (x_train, y_train), (x_val, y_val))
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(epoch, record)
-        _step_scheduler(scheduler, record, cfg)
-        if stopper.update(epoch, record, model):
-            stopped_early = True
-            break
-        if should_stop is not None and should_stop():
-            break
+    hooks = _Hooks(on_epoch, should_stop, should_prune, checkpoint)
+    data = ((x_train, y_train), (x_val, y_val))
+    stopped_early, pruned_at = _epochs(loop, scheduler, stopper, history, data, hooks)
     model_epoch = stopper.restore(model, len(history))
     chosen = history[model_epoch - 1]
     return FitResult(
@@ -371,4 +468,5 @@ def fit(
         train_seconds=time.perf_counter() - started,
         stopped_early=stopped_early,
         precision=precision,
+        pruned_at=pruned_at,
     )

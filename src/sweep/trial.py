@@ -72,6 +72,7 @@ class TrialOutcome:
     train_seconds: float
     device: str
     precision: str
+    pruned_at: int | None = None  # the epoch after which the pruner stopped it
 
     def loss(self, objective: str) -> float:
         """Hyperopt minimises: -accuracy, or the loss itself."""
@@ -93,11 +94,32 @@ class TrialSummary:
     config_id: str = ""  # selection.config_id of params
     seed: int | None = None  # the training seed of this run
     role: str | None = None  # "trial" or "repeat" (on Spark: set by the driver afterwards)
+    pruned: bool = False  # stopped by the pruner: never selected
+
+    @property
+    def complete(self) -> bool:
+        """Finished and not pruned: a run selection may choose."""
+        return self.status == STATUS_OK and not self.pruned
 
     def to_result(self) -> dict[str, Any]:
         """Hyperopt's result dict (plain values, so that trials files and Spark carry it)."""
         out = dataclasses.asdict(self)
         return out if self.loss is not None else {k: v for k, v in out.items() if k != "loss"}
+
+    @classmethod
+    def of(
+        cls, number: int | None, outcome: TrialOutcome, objective: str, **keys: Any
+    ) -> TrialSummary:
+        """A finished trial's summary (``keys``: params, run_id, config_id, seed, role)."""
+        return cls(
+            number,
+            STATUS_OK,
+            loss=outcome.loss(objective),
+            val_accuracy=outcome.val_accuracy,
+            test_accuracy=outcome.test_accuracy,
+            pruned=outcome.pruned_at is not None,
+            **keys,
+        )
 
     @classmethod
     def from_result(cls, result: dict[str, Any], tid: int) -> TrialSummary:
@@ -123,14 +145,12 @@ def place_trial(requested: str, precision: str, threads: int | None) -> tuple[to
 
 
 def train_trial(
-    trial: ExperimentConfig,
-    ctx: TrialContext,
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    device: torch.device | None = None,
+    trial: ExperimentConfig, ctx: TrialContext, device: torch.device | None = None, **hooks: Any
 ) -> TrialOutcome:
-    """Train one trial config on its data split and test it. Raises
-    :class:`SweepInterrupted` when ``should_stop()`` cut the training short."""
+    """Train one trial config on its data split and test it. ``hooks`` are
+    :func:`sweep.train.fit`'s (``on_epoch``, ``should_stop``, ``should_prune``,
+    ``checkpoint``, ``resume_from``). Raises :class:`SweepInterrupted` when
+    ``should_stop()`` cut the training short."""
     import torch
 
     from .data import make_splits, source_of
@@ -150,9 +170,8 @@ def train_trial(
     )
     torch.manual_seed(trial.train.seed)  # init and batch order: this run's own seed
     model = build_model(trial.model).to(device)
-    fitted = fit(
-        model, splits, trial.train, device=device, on_epoch=on_epoch, should_stop=should_stop
-    )
+    fitted = fit(model, splits, trial.train, device=device, **hooks)
+    should_stop = hooks.get("should_stop")
     if should_stop is not None and should_stop():
         raise SweepInterrupted(f"trial stopped after epoch {fitted.epochs_run}")
     x_test, y_test = torch.from_numpy(splits.x_test), torch.from_numpy(splits.y_test)
@@ -181,11 +200,16 @@ def train_trial(
         train_seconds=fitted.train_seconds,
         device=device.type,
         precision=fitted.precision,
+        pruned_at=fitted.pruned_at,
     )
 
 
 def record_trial(tracker: Tracker, run_id: str, outcome: TrialOutcome, title: str) -> None:
-    """Final metrics and the evaluation artifacts of a finished trial, into its child run."""
+    """Final metrics and the evaluation artifacts of a finished trial, into its child run
+    (and where the pruner stopped it, the tags that say so)."""
+    if outcome.pruned_at is not None:
+        tags = {M.TAG_PRUNED: "true", M.TAG_PRUNED_AT: str(outcome.pruned_at)}
+        tracker.set_tags(run_id, tags)
     tracker.log_metrics(
         run_id,
         {
@@ -241,6 +265,97 @@ def _recorder(tracker: Tracker, run_id: str, lines: EpochLines) -> Callable[...,
     return on_epoch
 
 
+@dataclass(frozen=True)
+class TrialCheckpoint:
+    """A running trial's training state after its last epoch, in the sweep's scratch
+    folder, so that a trial cut off (Ctrl-C, ``kill -9``) goes on from there in its own run
+    when the sweep resumes. Local trials only: they are numbered in order, so the resumed
+    sweep's trial N finds trial N's file (and checks it is the same configuration and seed)."""
+
+    path: Path | None
+    config_id: str
+    seed: int
+
+    @classmethod
+    def of(cls, ctx: TrialContext, number: int | None, cid: str, seed: int) -> TrialCheckpoint:
+        path = Path(ctx.scratch_dir) / f"trial-{number:03d}.ckpt" if number else None
+        return cls(path, cid, seed)
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, if there is one of this configuration and seed."""
+        import torch
+
+        if self.path is None or not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:  # unreadable: the trial starts over
+            return None
+        same = (state.get("config_id"), state.get("seed")) == (self.config_id, self.seed)
+        return state if same else None
+
+    def saver(self, run_id: str) -> Callable[[dict[str, Any]], None] | None:
+        """Writes a state (atomically: a new file, then a rename)."""
+        import torch
+
+        if self.path is None:
+            return None
+        path, keys = self.path, {"run_id": run_id, "config_id": self.config_id, "seed": self.seed}
+
+        def save(state: dict[str, Any]) -> None:
+            tmp = path.with_suffix(".tmp")
+            torch.save({**state, **keys}, tmp)
+            tmp.replace(path)
+
+        return save
+
+    def remove(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _start_or_continue(
+    tracker: Tracker, ctx: TrialContext, label: str, role: str | None, ckpt: TrialCheckpoint
+) -> str:
+    """The trial's run: the cut-off run its checkpoint names, back to RUNNING, or a new one
+    (``label``: the trial's number, or a random label where the driver numbers it)."""
+    numbered = ckpt.path is not None
+    name = f"trial-{int(label):03d}" if numbered else f"trial-{label}"
+    tags = {M.TAG_ROLE: role or TRIAL, M.TAG_CONFIG: ckpt.config_id}
+    tags |= {M.TAG_TRIAL: label} if numbered else {}
+    saved = ckpt.load()
+    if saved is not None and tracker.get_run(saved["run_id"]) is not None:
+        run_id = saved["run_id"]
+        tracker.reopen_run(run_id)
+        tracker.set_tags(run_id, {M.TAG_RESUMED_FROM: str(saved["epoch"])})
+        tracker.delete_tag(run_id, M.TAG_FAILURE)
+        logger.info("{} goes on in run {} after epoch {}", name, run_id, saved["epoch"])
+        return run_id
+    ckpt.remove()  # (another configuration's, or its run is gone)
+    return tracker.start_run(ctx.experiment_id, name, tags, parent_run_id=ctx.parent_run_id)
+
+
+def _pruner(
+    config: ExperimentConfig, tracker: Tracker, ctx: TrialContext, run_id: str
+) -> Callable[[int, dict[str, float]], bool] | None:
+    """The trial's pruning check: its objective at an epoch against the sweep's other
+    trials at that epoch, read from the store (so trials elsewhere count too)."""
+    from .pruning import should_prune
+
+    rule, objective = config.sweep.pruner, config.sweep.objective
+    if rule.kind == "none":
+        return None
+    sign = 1.0 if objective == M.VAL_ACCURACY else -1.0  # higher is better for the rules
+
+    def check(epoch: int, values: dict[str, float]) -> bool:
+        others = tracker.sibling_values(
+            ctx.experiment_id, ctx.parent_run_id, run_id, objective, epoch
+        )
+        return should_prune(sign * values[objective], [sign * v for v in others], epoch, rule)
+
+    return check
+
+
 def run_trial(
     config: ExperimentConfig,
     sample: dict[str, Any],
@@ -256,10 +371,8 @@ def run_trial(
     trial, params, cid, seed = _trial_config(config, sample, number)
     tracker = Tracker(ctx.tracking_uri, ctx.store_timeout, should_stop)
     label = str(number) if number else uuid.uuid4().hex[:6]
-    tags = {M.TAG_ROLE: role or TRIAL, M.TAG_CONFIG: cid}
-    tags |= {M.TAG_TRIAL: label} if number else {}
-    name = f"trial-{number:03d}" if number else f"trial-{label}"
-    run_id = tracker.start_run(ctx.experiment_id, name, tags, parent_run_id=ctx.parent_run_id)
+    ckpt = TrialCheckpoint.of(ctx, number, cid, seed)
+    run_id = _start_or_continue(tracker, ctx, label, role, ckpt)
     status = "FAILED"
     keys = {"params": params, "run_id": run_id, "config_id": cid, "seed": seed, "role": role}
     try:
@@ -269,26 +382,22 @@ def run_trial(
         outcome = train_trial(
             trial,
             ctx,
+            device,
             on_epoch=_recorder(tracker, run_id, EpochLines(label, quiet=ctx.quiet)),
             should_stop=should_stop,
-            device=device,
+            should_prune=_pruner(config, tracker, ctx, run_id),
+            checkpoint=ckpt.saver(run_id),
+            resume_from=ckpt.load(),
         )
         record_trial(tracker, run_id, outcome, f"trial {label}")
         save_weights(outcome, Path(ctx.scratch_dir) / f"{run_id}.pt")
         status = "FINISHED"
-        summary = TrialSummary(
-            number,
-            STATUS_OK,
-            loss=outcome.loss(config.sweep.objective),
-            val_accuracy=outcome.val_accuracy,
-            test_accuracy=outcome.test_accuracy,
-            **keys,
-        )
+        summary = TrialSummary.of(number, outcome, config.sweep.objective, **keys)
         _log_finished(label, summary, outcome)
         return summary.to_result()
-    except KeyboardInterrupt:  # SweepInterrupted too: the trial runs again on resume
+    except KeyboardInterrupt:  # SweepInterrupted too: the trial goes on when resumed
         status = "KILLED"
-        tracker.set_tags(run_id, {M.TAG_FAILURE: "interrupted; runs again when resumed"})
+        tracker.set_tags(run_id, {M.TAG_FAILURE: "interrupted; goes on when resumed"})
         raise
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
         reason = f"{type(exc).__name__}: {exc}"
@@ -298,6 +407,8 @@ def run_trial(
         return TrialSummary(number, STATUS_FAIL, failure=reason, **keys).to_result()
     finally:
         tracker.end_run(run_id, status)
+        if status != "KILLED":
+            ckpt.remove()
 
 
 def _trial_config(

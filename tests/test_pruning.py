@@ -1,0 +1,82 @@
+"""The pruning rules on numbers: a trial clearly behind the others at an epoch stops, the
+first trial to reach an epoch never does."""
+
+from __future__ import annotations
+
+from sweep.config import PrunerConfig
+from sweep.pruning import is_rung, should_prune
+
+MEDIAN = PrunerConfig(kind="median", warmup_epochs=1, min_trials=2)
+ASHA = PrunerConfig(kind="asha", min_epochs=1, eta=3)
+
+
+def test_the_first_trial_to_reach_an_epoch_is_never_pruned() -> None:
+    for cfg in (MEDIAN, ASHA):
+        for epoch in range(1, 10):
+            assert not should_prune(0.10, [], epoch, cfg), (cfg.kind, epoch)
+
+
+def test_median_prunes_a_trial_clearly_behind_after_the_warm_up() -> None:
+    others = [0.86, 0.88, 0.90]
+    assert should_prune(0.70, others, 2, MEDIAN)
+    assert not should_prune(0.70, others, 1, MEDIAN)  # the warm-up epoch
+    assert not should_prune(0.89, others, 2, MEDIAN)  # above the median
+    assert not should_prune(0.70, [0.9], 2, MEDIAN)  # fewer than min_trials others
+
+
+def test_asha_keeps_the_top_third_at_its_rungs() -> None:
+    assert [e for e in range(1, 30) if is_rung(e, ASHA)] == [1, 3, 9, 27]
+    others = [0.90, 0.88, 0.86, 0.84, 0.82]  # six trials at the rung: the best two go on
+    assert not should_prune(0.95, others, 3, ASHA)
+    assert not should_prune(0.89, others, 3, ASHA)  # second of six
+    assert should_prune(0.87, others, 3, ASHA)  # third of six
+    assert not should_prune(0.50, others, 4, ASHA)  # not a rung
+    assert should_prune(0.50, [0.9], 3, ASHA)  # two at the rung: only the better goes on
+    assert not should_prune(0.95, [0.9], 3, ASHA)
+
+
+def test_no_pruner_never_prunes() -> None:
+    assert not should_prune(0.0, [1.0] * 10, 5, PrunerConfig())
+
+
+def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> None:
+    """Two configurations, one that cannot learn (lr 1e-7): the first trial runs its 4
+    epochs; the second is stopped after epoch 2, tagged, recorded FINISHED, not selected."""
+    from mlflow.tracking import MlflowClient
+
+    from sweep import metrics as M
+    from sweep.config import load_experiment
+    from sweep.sweep import RunOptions, run_sweep
+
+    path = tmp_path / "prune.yaml"
+    path.write_text(
+        "name: prune\n"
+        "model: {kind: mlp, hidden: [32], dropout: 0.0}\n"
+        "train: {epochs: 4, batch_size: 100, optimizer: {name: sgd, lr: 0.1}}\n"
+        "search:\n  train.optimizer.lr: {choice: [0.1, 1.0e-7]}\n"
+        "sweep: {algo: grid, pruner: {kind: median, warmup_epochs: 1, min_trials: 1}}\n"
+        "data: {subset: 1000}\n"
+    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    options = RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False)
+    result = run_sweep(load_experiment(path), path, options)
+    client = MlflowClient(uri)
+    first, second = (client.get_run(t.run_id) for t in result.trials)
+    assert first.data.metrics[M.EPOCHS_RUN] == 4 and M.TAG_PRUNED not in first.data.tags
+    assert second.data.tags[M.TAG_PRUNED] == "true" and second.data.tags[M.TAG_PRUNED_AT] == "2"
+    assert second.data.metrics[M.EPOCHS_RUN] == 2 and second.info.status == "FINISHED"
+    assert [t.pruned for t in result.trials] == [False, True]
+    assert result.best.run_id == first.info.run_id
+
+
+def test_a_pruned_run_is_never_selected() -> None:
+    from sweep.sweep import SweepResult
+    from sweep.trial import STATUS_OK, TrialSummary
+
+    def run(n: int, val: float, pruned: bool) -> TrialSummary:
+        return TrialSummary(
+            n, STATUS_OK, {"x": n}, f"r{n}", -val, val, val, config_id=f"c{n}", pruned=pruned
+        )
+
+    result = SweepResult("1", "p", "val_accuracy", (run(1, 0.80, False), run(2, 0.95, True)))
+    assert result.best.run_id == "r1"
