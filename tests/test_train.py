@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -184,3 +186,52 @@ def test_the_bf16_check_reads_the_cpu_flags(tmp_path, monkeypatch) -> None:
     assert not cpu_runs_bf16(tmp_path / "no-such-file")  # then PyTorch's answer: AVX512
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AMX")
     assert cpu_runs_bf16(tmp_path / "no-such-file")
+
+
+def test_fit_resumed_from_a_checkpoint_matches_an_uninterrupted_fit() -> None:
+    """2 epochs, a checkpoint, then 4 more from it in a new process's shoes (new model,
+    other random state): the history and weights of 6 epochs straight, with dropout,
+    augmentation, StepLR and early stopping with restore-best."""
+    from sweep.config import AugmentConfig
+
+    cfg = TrainConfig(
+        epochs=6,
+        batch_size=50,
+        scheduler=SchedulerConfig(name="step", step_size=2, gamma=0.5),
+        early_stopping=EarlyStoppingConfig(monitor="val_accuracy", patience=5, restore_best=True),
+        augment=AugmentConfig(hflip=True, crop_padding=2),
+        seed=3,
+    )
+    splits = tiny_splits(400)
+
+    def model() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return build_model(MLPConfig(hidden=(32,), dropout=0.3))
+
+    straight = model()
+    whole = fit(straight, splits, cfg)
+    states: list[dict] = []
+    keep = lambda state: states.append(copy.deepcopy(state))  # noqa: E731 (as torch.save would)
+    fit(model(), splits, cfg, checkpoint=keep, should_stop=lambda: len(states) == 2)
+    torch.manual_seed(12345)  # whatever the new process's random state is
+    resumed = model()
+    rest = fit(resumed, splits, cfg, resume_from=states[1])
+    assert states[1]["epoch"] == 2 and rest.epochs_run == 6
+    assert [h[M.TRAIN_LOSS] for h in rest.history] == pytest.approx(
+        [h[M.TRAIN_LOSS] for h in whole.history], rel=1e-6
+    )
+    assert rest.model_epoch == whole.model_epoch and rest.val_accuracy == whole.val_accuracy
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_fit_stops_where_the_pruner_says() -> None:
+    asked: list[int] = []
+
+    def prune(epoch: int, values: dict) -> bool:
+        asked.append(epoch)
+        return epoch == 2
+
+    result = fit(mlp(), tiny_splits(), TrainConfig(epochs=5, batch_size=50), should_prune=prune)
+    assert result.pruned_at == 2 and result.epochs_run == 2 and asked == [1, 2]
+    assert not result.interrupted and not result.stopped_early

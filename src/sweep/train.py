@@ -49,6 +49,7 @@ class FitResult:
     stopped_early: bool
     precision: str
     pruned_at: int | None = None  # the epoch after which the pruner stopped it
+    interrupted: bool = False  # should_stop() ended it before its last epoch
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,7 @@ class _Loop:
     channels_last: bool
     optimizer: torch.optim.Optimizer
     gen: torch.Generator
+    started: float = 0.0  # perf_counter() when training started (earlier, if resumed)
 
     def train_epoch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """One pass over a seeded permutation of ``x``; mean loss and accuracy."""
@@ -345,7 +347,8 @@ def training_state(
     epoch: int, loop: _Loop, scheduler: Any, stopper: _EarlyStopping, history: list[Any]
 ) -> dict[str, Any]:
     """Everything training needs to go on after ``epoch`` as if it had never stopped:
-    weights, optimizer, scheduler, early stopping, the random generators, the history."""
+    weights, optimizer, scheduler, early stopping, the random generators, the history.
+    Its tensors are the live ones: save (or copy) it at once."""
     return {
         "epoch": epoch,
         "model": loop.model.state_dict(),
@@ -392,25 +395,29 @@ def _epochs(
     history: list[dict[str, float]],
     data: tuple[TensorPair, TensorPair],
     hooks: _Hooks,
-) -> tuple[bool, int | None]:
-    """The epochs after those in ``history`` (appended to it); returns whether early
-    stopping ended them, and the epoch after which the pruner did (or None)."""
-    cfg = loop.cfg
+) -> tuple[str, int]:
+    """The epochs after those in ``history`` (appended to it); returns why they ended
+    (``done``, ``early`` stopping, ``pruned``, ``stopped`` when asked to) and the last epoch.
+    The checkpoint of an epoch is written before its metrics are reported, so that a
+    resumed run finds every reported epoch in it."""
+    cfg, epoch = loop.cfg, len(history)
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         record = loop.epoch(epoch, *data)
         history.append(record)
+        _step_scheduler(scheduler, record, cfg)
+        early = stopper.update(epoch, record, loop.model)
+        if hooks.checkpoint is not None and epoch < cfg.epochs and not early:
+            state = training_state(epoch, loop, scheduler, stopper, history)
+            hooks.checkpoint({**state, "seconds": time.perf_counter() - loop.started})
         if hooks.on_epoch is not None:
             hooks.on_epoch(epoch, record)
-        _step_scheduler(scheduler, record, cfg)
-        if stopper.update(epoch, record, loop.model):
-            return True, None
-        if hooks.checkpoint is not None and epoch < cfg.epochs:
-            hooks.checkpoint(training_state(epoch, loop, scheduler, stopper, history))
-        if hooks.should_stop is not None and hooks.should_stop():
-            break
+        if early:
+            return "early", epoch
         if hooks.should_prune and epoch < cfg.epochs and hooks.should_prune(epoch, record):
-            return False, epoch
-    return False, None
+            return "pruned", epoch
+        if hooks.should_stop is not None and hooks.should_stop() and epoch < cfg.epochs:
+            return "stopped", epoch
+    return "done", epoch
 
 
 def fit(
@@ -452,10 +459,10 @@ def fit(
     loop = _Loop(model, cfg, device, precision, channels_last, optimizer, gen)
     stopper = _EarlyStopping(cfg)
     history = _load_training_state(resume_from, loop, scheduler, stopper) if resume_from else []
-    started = time.perf_counter()
+    loop.started = time.perf_counter() - (resume_from or {}).get("seconds", 0.0)
     hooks = _Hooks(on_epoch, should_stop, should_prune, checkpoint)
     data = ((x_train, y_train), (x_val, y_val))
-    stopped_early, pruned_at = _epochs(loop, scheduler, stopper, history, data, hooks)
+    ended, last = _epochs(loop, scheduler, stopper, history, data, hooks)
     model_epoch = stopper.restore(model, len(history))
     chosen = history[model_epoch - 1]
     return FitResult(
@@ -465,8 +472,9 @@ def fit(
         val_loss=chosen[M.VAL_LOSS],
         best_val_accuracy=max(r[M.VAL_ACCURACY] for r in history),
         epochs_run=len(history),
-        train_seconds=time.perf_counter() - started,
-        stopped_early=stopped_early,
+        train_seconds=time.perf_counter() - loop.started,  # (before a resume too)
+        stopped_early=ended == "early",
         precision=precision,
-        pruned_at=pruned_at,
+        pruned_at=last if ended == "pruned" else None,
+        interrupted=ended == "stopped",
     )

@@ -171,8 +171,7 @@ def train_trial(
     torch.manual_seed(trial.train.seed)  # init and batch order: this run's own seed
     model = build_model(trial.model).to(device)
     fitted = fit(model, splits, trial.train, device=device, **hooks)
-    should_stop = hooks.get("should_stop")
-    if should_stop is not None and should_stop():
+    if fitted.interrupted:
         raise SweepInterrupted(f"trial stopped after epoch {fitted.epochs_run}")
     x_test, y_test = torch.from_numpy(splits.x_test), torch.from_numpy(splits.y_test)
     test = evaluate(
@@ -314,6 +313,12 @@ class TrialCheckpoint:
             self.path.unlink(missing_ok=True)
 
 
+def _cut_off(run: Any, parent_run_id: str) -> bool:
+    """A run of this sweep that did not finish: one a checkpoint may go on in."""
+    mine = run.data.tags.get(M.TAG_PARENT) == parent_run_id
+    return mine and run.info.status in ("RUNNING", "KILLED")
+
+
 def _start_or_continue(
     tracker: Tracker, ctx: TrialContext, label: str, role: str | None, ckpt: TrialCheckpoint
 ) -> str:
@@ -324,9 +329,14 @@ def _start_or_continue(
     tags = {M.TAG_ROLE: role or TRIAL, M.TAG_CONFIG: ckpt.config_id}
     tags |= {M.TAG_TRIAL: label} if numbered else {}
     saved = ckpt.load()
-    if saved is not None and tracker.get_run(saved["run_id"]) is not None:
+    run = tracker.get_run(saved["run_id"]) if saved is not None else None
+    if run is not None and _cut_off(run, ctx.parent_run_id):
         run_id = saved["run_id"]
         tracker.reopen_run(run_id)
+        logged = tracker.metric_steps(run_id, M.VAL_ACCURACY)
+        for epoch, values in enumerate(saved["history"], start=1):
+            if epoch not in logged:  # (killed between its checkpoint and its metrics)
+                tracker.log_metrics(run_id, values, step=epoch)
         tracker.set_tags(run_id, {M.TAG_RESUMED_FROM: str(saved["epoch"])})
         tracker.delete_tag(run_id, M.TAG_FAILURE)
         logger.info("{} goes on in run {} after epoch {}", name, run_id, saved["epoch"])
@@ -385,7 +395,7 @@ def run_trial(
             device,
             on_epoch=_recorder(tracker, run_id, EpochLines(label, quiet=ctx.quiet)),
             should_stop=should_stop,
-            should_prune=_pruner(config, tracker, ctx, run_id),
+            should_prune=_pruner(config, tracker, ctx, run_id) if role != REPEAT else None,
             checkpoint=ckpt.saver(run_id),
             resume_from=ckpt.load(),
         )
