@@ -183,8 +183,11 @@ def test_the_bf16_check_reads_the_cpu_flags(tmp_path, monkeypatch) -> None:
     zen4.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n")
     older.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
     assert cpu_runs_bf16(zen4) and not cpu_runs_bf16(older)
-    assert not cpu_runs_bf16(tmp_path / "no-such-file")  # then PyTorch's answer: AVX512
-    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AMX")
+    # no /proc/cpuinfo (macOS, Windows): PyTorch's CPU probe answers
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not cpu_runs_bf16(tmp_path / "no-such-file")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
     assert cpu_runs_bf16(tmp_path / "no-such-file")
 
 

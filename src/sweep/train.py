@@ -101,15 +101,16 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # Linux's names of the bf16 instru
 
 def cpu_runs_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether this CPU computes in bf16 natively (not emulated) and oneDNN can use it.
-    Linux lists the instructions in the CPU's flags; elsewhere PyTorch's own capability
-    check answers (it names the widest vector unit it dispatches to, so on a CPU with both
-    AVX-512 and AVX512-BF16 it may say only AVX512: the flags are the better question)."""
+    Linux lists the instructions among the CPU's flags; elsewhere PyTorch's own CPU probe
+    (``torch.cpu``) answers. (``torch.backends.cpu.get_cpu_capability()`` names only the
+    vector width it dispatches to, ``AVX512`` on a CPU with AVX512-BF16 too.)"""
     if not torch.backends.mkldnn.is_available():
         return False
     try:
         text = cpuinfo.read_text()
     except OSError:
-        return torch.backends.cpu.get_cpu_capability() in ("AVX512_BF16", "AMX")
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
     flags = next(
         (ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []
     )
