@@ -68,6 +68,18 @@ def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> Non
     assert [t.pruned for t in result.trials] == [False, True]
     assert result.best.run_id == first.info.run_id
 
+    # the report reads the tag: the pruned run is counted, never selected nor averaged
+    from sweep.report import load_runs
+    from sweep.stats import mark_selected
+
+    frame, _ = load_runs(uri)
+    assert dict(zip(frame["run_id"], frame["status"], strict=True)) == {
+        first.info.run_id: "FINISHED",
+        second.info.run_id: "PRUNED",
+    }
+    frame = mark_selected(frame.assign(unit="prune"))
+    assert frame.loc[frame["selected"], "run_id"].tolist() == [first.info.run_id]
+
 
 def test_a_pruned_run_is_never_selected() -> None:
     from sweep.sweep import SweepResult

@@ -70,7 +70,8 @@ def _trial_row(run: Any, experiment: str) -> dict[str, Any]:
         "seed": int(seed) if seed is not None else None,
         "role": tags.get(M.TAG_ROLE, "trial"),
         "trial": int(tags.get(M.TAG_TRIAL, 0)) or None,
-        "status": run.info.status,
+        # a pruned run stopped early on purpose: never selected, never in the statistics
+        "status": "PRUNED" if tags.get(M.TAG_PRUNED) == "true" else run.info.status,
         "start_time": datetime.fromtimestamp(run.info.start_time / 1000),
         "failure": tags.get(M.TAG_FAILURE),
     }
@@ -603,8 +604,8 @@ def _notes(frame: pd.DataFrame) -> list[str]:
     if not missing:
         return []
     return [
-        f"{missing} run(s) did not finish (FAILED/KILLED/RUNNING) and are "
-        "counted in 'runs' but not in the statistics."
+        f"{missing} run(s) did not finish (FAILED/KILLED/RUNNING) or were pruned and "
+        "are counted in 'runs' but not in the statistics."
     ]
 
 
