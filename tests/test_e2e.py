@@ -145,11 +145,14 @@ def test_mlflow_ui_lists_the_runs(mlflow_ui: str) -> None:
     parents = [t for t in tags if M.TAG_PARENT not in t]
     assert len(runs) == 3 and len(parents) == 1
     assert sum(M.TAG_PARENT in t for t in tags) == 2
-    child = next(r for r, t in zip(runs, tags, strict=True) if M.TAG_PARENT in t)
-    run_id = child["info"]["run_id"]
-    with urllib.request.urlopen(f"{base}/artifacts/list?run_id={run_id}") as r:
-        files = {f["path"] for f in json.load(r).get("files", [])}
-    assert {"curves.png", "confusion_matrix.png", "predictions.txt"} <= files
+    selected = parents[0][M.TAG_BEST_TRIAL]  # its figures drawn; every trial its numbers
+    for child in (r for r, t in zip(runs, tags, strict=True) if M.TAG_PARENT in t):
+        run_id = child["info"]["run_id"]
+        with urllib.request.urlopen(f"{base}/artifacts/list?run_id={run_id}") as r:
+            files = {f["path"] for f in json.load(r).get("files", [])}
+        assert {"confusion_matrix.csv", "predictions.txt"} <= files
+        drawn = {"curves.png", "confusion_matrix.png"} <= files
+        assert drawn == (run_id == selected)
 
 
 def get(url: str) -> dict:

@@ -4,7 +4,7 @@ first trial to reach an epoch never does."""
 from __future__ import annotations
 
 from sweep.config import PrunerConfig
-from sweep.pruning import is_rung, should_prune
+from sweep.pruning import applies, is_rung, should_prune
 
 MEDIAN = PrunerConfig(kind="median", warmup_epochs=1, min_trials=2)
 ASHA = PrunerConfig(kind="asha", min_epochs=1, eta=3)
@@ -37,6 +37,56 @@ def test_asha_keeps_the_top_third_at_its_rungs() -> None:
 
 def test_no_pruner_never_prunes() -> None:
     assert not should_prune(0.0, [1.0] * 10, 5, PrunerConfig())
+
+
+def test_the_other_trials_are_read_only_where_the_rule_can_stop_one() -> None:
+    assert [e for e in range(1, 10) if applies(e, ASHA)] == [1, 3, 9]
+    assert [e for e in range(1, 5) if applies(e, MEDIAN)] == [2, 3, 4]
+    assert not any(applies(e, PrunerConfig()) for e in range(1, 10))
+
+
+def test_sibling_values_come_from_the_store_and_finished_histories_are_read_once(
+    tmp_path,
+) -> None:
+    """The other child runs' objective at a step: failed and killed ones left out, a run
+    that has not reached the step left out, a finished run's history read only once."""
+    from sweep import metrics as M
+    from sweep.tracking import SiblingCache, Tracker
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = tracker.experiment_id("siblings")
+    parent = tracker.start_run(exp, "sweep", {})
+    me = tracker.start_run(exp, "trial-004", {}, parent_run_id=parent)
+
+    def child(name: str, values: list[float], status: str) -> str:
+        run_id = tracker.start_run(exp, name, {}, parent_run_id=parent)
+        for step, value in enumerate(values, start=1):
+            tracker.log_metrics(run_id, {M.VAL_ACCURACY: value}, step=step)
+        if status != "RUNNING":
+            tracker.end_run(run_id, status)
+        return run_id
+
+    child("trial-001", [0.5, 0.6, 0.7], "FINISHED")
+    child("trial-002", [0.9, 0.1], "FAILED")
+    running = child("trial-003", [0.4], "RUNNING")
+    other_sweep = tracker.start_run(exp, "sweep", {})
+    tracker.log_metrics(
+        tracker.start_run(exp, "x", {}, parent_run_id=other_sweep), {M.VAL_ACCURACY: 0.99}, step=1
+    )
+    tracker.log_metrics(me, {M.VAL_ACCURACY: 0.3}, step=1)
+
+    reads: list[str] = []
+    history = tracker.client.get_metric_history
+    tracker.client.get_metric_history = lambda run_id, key: (
+        reads.append(run_id) or history(run_id, key)
+    )
+    siblings = SiblingCache(exp, parent, me, M.VAL_ACCURACY)
+    assert sorted(tracker.sibling_values(siblings, 1)) == [0.4, 0.5]
+    assert tracker.sibling_values(siblings, 2) == [0.6]  # trial 3 has not reached epoch 2
+    tracker.log_metrics(running, {M.VAL_ACCURACY: 0.45}, step=2)
+    assert sorted(tracker.sibling_values(siblings, 2)) == [0.45, 0.6]
+    assert reads.count(running) == 3  # a running trial is read again each time
+    assert len(reads) - reads.count(running) == 1  # the finished one once
 
 
 def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> None:

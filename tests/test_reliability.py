@@ -343,3 +343,27 @@ def test_a_trial_killed_in_its_third_epoch_goes_on_with_the_same_history(
         assert [s for s, _ in histories[1]] == [1, 2, 3, 4, 5, 6], key
         for (_, a), (_, b) in zip(*histories, strict=True):
             assert a == pytest.approx(b, rel=1e-5, abs=1e-6), key
+
+
+def test_a_trial_going_on_with_another_device_keeps_its_params_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """Started on CUDA, continued on the CPU: MLflow refuses a changed param, so the run
+    keeps its first ones and the tag sweep.resumed_on names the device it went on with."""
+    from sweep.tracking import Tracker
+    from sweep.trial import _log_params
+
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = tracker.start_run(tracker.experiment_id("moved"), "trial-001", {})
+    first = {"train.epochs": 6, "resolved.device": "cuda", "resolved.precision": "bf16"}
+    _log_params(tracker, run_id, first, {})
+    assert M.TAG_RESUMED_ON not in tracker.get_run(run_id).data.tags
+    earlier = dict(tracker.get_run(run_id).data.params)
+    _log_params(
+        tracker, run_id, {**first, "resolved.device": "cpu", "resolved.precision": "fp32"}, earlier
+    )
+    run = tracker.get_run(run_id)
+    assert run.data.params["resolved.device"] == "cuda"
+    assert run.data.tags[M.TAG_RESUMED_ON] == "cpu fp32"
+    _log_params(tracker, run_id, first, earlier)  # same device again: nothing to say
+    assert tracker.get_run(run_id).data.tags[M.TAG_RESUMED_ON] == "cpu fp32"

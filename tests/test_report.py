@@ -353,3 +353,29 @@ def test_the_command_in_a_new_process(store: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| exp2_fast_lr |" in done.stdout and "Traceback" not in done.stderr
     assert (tmp_path / "analysis.html").is_file()
+
+
+def test_a_confusion_matrix_not_drawn_is_drawn_from_its_numbers(tmp_path: Path) -> None:
+    """A selected run with confusion_matrix.csv but no figure: the report draws it."""
+    from sweep.data import CLASS_NAMES
+    from sweep.report import _selected_confusion_matrix
+
+    table = pd.DataFrame(np.eye(10, dtype=int) * 900, columns=CLASS_NAMES)
+    table.insert(0, "true", CLASS_NAMES)
+
+    class Client:
+        def download_artifacts(self, run_id: str, name: str, out: str) -> str:
+            assert run_id == "run1"
+            if name != "confusion_matrix.csv":
+                raise OSError(f"no {name}")
+            path = Path(out) / name
+            table.to_csv(path, index=False)
+            return str(path)
+
+    summary = pd.DataFrame(
+        {"val_mean": [0.9], "best_run_id": ["run1"], "label": ["exp"], "selected_config": ["abc"]}
+    )
+    figure = _selected_confusion_matrix(Client(), summary, tmp_path)
+    assert figure is not None and figure.name == "best_confusion_matrix.png"
+    assert (tmp_path / figure.name).stat().st_size > 10_000
+    assert not (tmp_path / "confusion_matrix.csv").exists()

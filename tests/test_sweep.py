@@ -67,18 +67,37 @@ def test_child_params_metrics_and_history(tiny_sweep) -> None:
 
 
 def test_child_artifacts(tiny_sweep, tmp_path: Path) -> None:
+    """Every trial: its confusion matrix as numbers, the per-class report, the predictions;
+    the selected trial also its curves and confusion matrix drawn (from what its run holds)."""
+    import pandas as pd
+
     result, client = tiny_sweep
-    child = result.trials[0].run_id
-    names = {a.path for a in client.list_artifacts(child)}
-    assert {
-        "curves.png",
-        "confusion_matrix.png",
-        "per_class_report.csv",
-        "predictions.txt",
-    } <= names
+    for trial in result.trials:
+        names = {a.path for a in client.list_artifacts(trial.run_id)}
+        assert {"confusion_matrix.csv", "per_class_report.csv", "predictions.txt"} <= names
+        drawn = {"curves.png", "confusion_matrix.png"} & names
+        assert drawn == (
+            {"curves.png", "confusion_matrix.png"} if trial.run_id == result.best.run_id else set()
+        )
+    child = result.best.run_id
+    for name in ("curves.png", "confusion_matrix.png"):
+        figure = Path(client.download_artifacts(child, name, str(tmp_path)))
+        assert figure.stat().st_size > 10_000
+    cm = pd.read_csv(client.download_artifacts(child, "confusion_matrix.csv", str(tmp_path)))
+    assert cm.shape == (10, 11) and cm.drop(columns="true").to_numpy().sum() == 10_000
     preds = Path(client.download_artifacts(child, "predictions.txt", str(tmp_path)))
     lines = preds.read_text().splitlines()
     assert len(lines) == 10_000 and all(line.isdigit() and int(line) < 10 for line in lines)
+
+
+def test_trial_figures_draws_every_trials_figures(tmp_path: Path, synthetic_dir: Path) -> None:
+    text = TINY.replace(
+        "max_evals: 3, seed: 1", "max_evals: 2, seed: 1, trial_figures: true, log_model: false"
+    )
+    result, client = run_tiny(tmp_path, synthetic_dir, text)
+    for trial in result.trials:
+        names = {a.path for a in client.list_artifacts(trial.run_id)}
+        assert {"curves.png", "confusion_matrix.png", "confusion_matrix.csv"} <= names
 
 
 def test_each_trial_records_its_data_as_dataset_inputs(tiny_sweep, synthetic_dir) -> None:

@@ -206,6 +206,9 @@ class SweepConfig(_Frozen):
     # log the selected configuration's model and register it (like MLflow's log_models);
     # false keeps only its weights and config as run artifacts (saves torch.export's seconds)
     log_model: bool = True
+    # draw every trial's learning curves and confusion matrix (about a second a trial);
+    # false draws the selected trial's only (every trial keeps its numbers)
+    trial_figures: bool = False
     pruner: PrunerConfig = PrunerConfig()
 
 

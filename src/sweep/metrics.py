@@ -45,4 +45,6 @@ TAG_NOTE = "mlflow.note.content"  # a run's description in the UI
 TAG_PRUNED = "sweep.pruned"  # children: "true" where the pruner stopped the trial
 TAG_PRUNED_AT = "sweep.pruned_at_epoch"  # children: the last epoch a pruned trial trained
 TAG_RESUMED_FROM = "sweep.resumed_from_epoch"  # children: went on after this epoch
+# children: "DEVICE PRECISION" where a trial went on with other ones than it started with
+TAG_RESUMED_ON = "sweep.resumed_on"
 TAG_MODEL_ERROR = "sweep.model_error"  # parents: why the selected model was not logged

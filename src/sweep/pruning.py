@@ -40,6 +40,16 @@ def asha_rule(value: float, others: Sequence[float], epoch: int, cfg: PrunerConf
     return value < ranked[keep - 1]
 
 
+def applies(epoch: int, cfg: PrunerConfig) -> bool:
+    """Whether the rule can stop a trial at ``epoch`` at all (so that the other trials'
+    values are read only where they can matter)."""
+    if cfg.kind == "median":
+        return epoch > cfg.warmup_epochs
+    if cfg.kind == "asha":
+        return is_rung(epoch, cfg)
+    return False
+
+
 def should_prune(value: float, others: Sequence[float], epoch: int, cfg: PrunerConfig) -> bool:
     """The configured rule's verdict on a trial at ``epoch`` (higher values are better)."""
     if cfg.kind == "median":

@@ -510,10 +510,23 @@ def _selected_confusion_matrix(client: Any, summary: pd.DataFrame, out: Path) ->
     if ranked.empty:
         return None
     best = ranked.iloc[0]
+    target = out / "best_confusion_matrix.png"
     path = load_artifact(client, best["best_run_id"], "confusion_matrix.png", out)
-    if path is None:
-        return None
-    path.rename(out / "best_confusion_matrix.png")
+    if path is not None:
+        path.rename(target)
+    else:  # a run whose figures were not drawn: from its numbers
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        table = load_artifact(client, best["best_run_id"], "confusion_matrix.csv", out)
+        if table is None:
+            return None
+        cm = pd.read_csv(table, index_col="true").to_numpy()
+        table.unlink()
+        figure = plots.confusion_matrix_figure(cm, f"{best['label']}: test set")
+        figure.savefig(target, dpi=110, bbox_inches="tight")
+        plt.close(figure)
     caption = (
         f"Confusion matrix on the test set of {best['label']}: the best run (on validation) "
         f"of its selected configuration {best['selected_config']}, run {best['best_run_id'][:8]}"

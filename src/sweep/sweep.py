@@ -194,8 +194,8 @@ def summarize(trials: Any) -> tuple[TrialSummary, ...]:
 def record_sweep(
     tracker: Tracker, result: SweepResult, config: ExperimentConfig, scratch: Path
 ) -> str | None:
-    """Parent metrics, trials table, optimization history, and the best trial's model;
-    returns the registered model's version (None: no model logged)."""
+    """Parent metrics, trials table, optimization history, and the best trial's figures
+    and model; returns the registered model's version (None: no model logged)."""
     import pandas as pd
 
     from . import plots
@@ -221,6 +221,7 @@ def record_sweep(
         return None
     tags = {M.TAG_BEST_TRIAL: best.run_id, M.TAG_BEST_CONFIG: best.config_id}
     tracker.set_tags(result.parent_run_id, tags)
+    tracker.log_figures(best.run_id, f"trial {best.number}")  # (drawn once, here)
     return _log_best_model(tracker, best, config, scratch)
 
 

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -149,9 +150,29 @@ def _model_requirements() -> list[str]:
     return [f"{n}=={version(n).split('+')[0]}" for n in ("torch", "numpy", "mlflow")]
 
 
+# a trial's evaluation artifacts: the confusion matrix as numbers (every trial) and drawn,
+# with the learning curves (the selected trial; every trial with sweep.trial_figures)
+CONFUSION_TABLE = "confusion_matrix.csv"
+CONFUSION_FIGURE = "confusion_matrix.png"
+CURVES = "curves.png"
+
+
 def _param_value(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+@dataclass
+class SiblingCache:
+    """What :meth:`Tracker.sibling_values` reads for one trial: the other child runs of
+    ``parent_run_id``, their ``key``, and the histories of those that finished (which no
+    longer change)."""
+
+    experiment_id: str
+    parent_run_id: str
+    run_id: str
+    key: str
+    finished: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
 class Tracker:
@@ -306,21 +327,28 @@ class Tracker:
         history = self._call(lambda: self.client.get_metric_history(run_id, key))
         return {m.step for m in history}
 
-    def sibling_values(
-        self, experiment_id: str, parent_run_id: str, run_id: str, key: str, step: int
-    ) -> list[float]:
-        """``key`` at ``step`` in each other child run of the parent that reached that step
-        (interrupted and failed attempts left out)."""
-        parent = f"tags.`{M.TAG_PARENT}` = '{parent_run_id}'"
+    def sibling_values(self, siblings: SiblingCache, step: int) -> list[float]:
+        """``siblings.key`` at ``step`` in each other child run of the parent that reached
+        that step (interrupted and failed attempts left out). One search per call; a
+        finished run's history is read once and kept in ``siblings``."""
+        parent = f"tags.`{M.TAG_PARENT}` = '{siblings.parent_run_id}'"
         values = []
-        for run in self.search_runs([experiment_id], parent):
-            if run.info.run_id == run_id or run.info.status in ("FAILED", "KILLED"):
+        for run in self.search_runs([siblings.experiment_id], parent):
+            other, status = run.info.run_id, run.info.status
+            if other == siblings.run_id or status in ("FAILED", "KILLED"):
                 continue
-            if key not in run.data.metrics:
+            if siblings.key not in run.data.metrics:
                 continue
-            other = run.info.run_id
-            history = self._call(lambda other=other: self.client.get_metric_history(other, key))
-            values += [m.value for m in history if m.step == step][-1:]
+            history = siblings.finished.get(other)
+            if history is None:
+                logged = self._call(
+                    lambda other=other: self.client.get_metric_history(other, siblings.key)
+                )
+                history = {m.step: m.value for m in sorted(logged, key=lambda m: m.timestamp)}
+                if status == "FINISHED":
+                    siblings.finished[other] = history
+            if step in history:
+                values.append(history[step])
         return values
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
@@ -454,21 +482,21 @@ class Tracker:
         y_pred: np.ndarray,
         history: tuple[dict[str, float], ...],
         title: str,
+        figures: bool = True,
     ) -> None:
-        """Curves, confusion matrix, per-class report and the test-set predictions."""
+        """Per-class report, confusion matrix (as numbers) and the test-set predictions;
+        with ``figures`` also the curves and the confusion matrix drawn (about a second a
+        trial: a sweep draws them for its selected trial only, see :meth:`log_figures`)."""
         import pandas as pd
         from sklearn.metrics import classification_report, confusion_matrix
 
-        from . import plots
         from .data import CLASS_NAMES
 
-        self.log_figure(
-            run_id, plots.learning_curves(plots.history_frame(history), title), "curves.png"
-        )
         cm = confusion_matrix(y_true, y_pred, labels=range(len(CLASS_NAMES)))
-        self.log_figure(
-            run_id, plots.confusion_matrix_figure(cm, f"{title}: test set"), "confusion_matrix.png"
-        )
+        frame = pd.DataFrame(cm, columns=CLASS_NAMES).assign(true=CLASS_NAMES)
+        self.log_table(run_id, frame[["true", *CLASS_NAMES]], CONFUSION_TABLE)
+        if figures:
+            self._draw(run_id, history, cm, title)
         report = classification_report(
             y_true,
             y_pred,
@@ -487,3 +515,35 @@ class Tracker:
         ]
         self.log_table(run_id, pd.DataFrame(rows), "per_class_report.csv")
         self.log_text(run_id, "\n".join(str(int(p)) for p in y_pred) + "\n", "predictions.txt")
+
+    def log_figures(self, run_id: str, title: str) -> None:
+        """The curves and the confusion matrix of a finished trial, drawn from what its run
+        holds (its per-epoch metrics and ``confusion_matrix.csv``), unless it has them."""
+        import pandas as pd
+
+        names = {a.path for a in self._call(lambda: self.client.list_artifacts(run_id))}
+        if CURVES in names or CONFUSION_TABLE not in names:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self._call(lambda: self.client.download_artifacts(run_id, CONFUSION_TABLE, tmp))
+            cm = pd.read_csv(path, index_col="true").to_numpy()
+        self._draw(run_id, self.epoch_history(run_id), cm, title)
+
+    def epoch_history(self, run_id: str) -> tuple[dict[str, float], ...]:
+        """The run's per-epoch metrics, one dict per epoch (as :func:`sweep.train.fit`
+        reports them)."""
+        epochs: dict[int, dict[str, float]] = {}
+        for key in M.EPOCH_METRICS:
+            for m in self._call(lambda key=key: self.client.get_metric_history(run_id, key)):
+                epochs.setdefault(m.step, {})[key] = m.value
+        return tuple(epochs[step] for step in sorted(epochs))
+
+    def _draw(
+        self, run_id: str, history: tuple[dict[str, float], ...], cm: np.ndarray, title: str
+    ) -> None:
+        from . import plots
+
+        self.log_figure(run_id, plots.learning_curves(plots.history_frame(history), title), CURVES)
+        self.log_figure(
+            run_id, plots.confusion_matrix_figure(cm, f"{title}: test set"), CONFUSION_FIGURE
+        )

@@ -203,9 +203,11 @@ def train_trial(
     )
 
 
-def record_trial(tracker: Tracker, run_id: str, outcome: TrialOutcome, title: str) -> None:
-    """Final metrics and the evaluation artifacts of a finished trial, into its child run
-    (and where the pruner stopped it, the tags that say so)."""
+def record_trial(
+    tracker: Tracker, run_id: str, outcome: TrialOutcome, title: str, figures: bool = True
+) -> None:
+    """Final metrics and the evaluation artifacts of a finished trial (``figures``: drawn
+    too), into its child run (and where the pruner stopped it, the tags that say so)."""
     if outcome.pruned_at is not None:
         tags = {M.TAG_PRUNED: "true", M.TAG_PRUNED_AT: str(outcome.pruned_at)}
         tracker.set_tags(run_id, tags)
@@ -224,7 +226,7 @@ def record_trial(tracker: Tracker, run_id: str, outcome: TrialOutcome, title: st
     )
     tracker.log_datasets(run_id, outcome.data_source, outcome.splits.parts())
     y_test = outcome.splits.y_test
-    tracker.log_evaluation(run_id, y_test, outcome.predictions, outcome.history, title)
+    tracker.log_evaluation(run_id, y_test, outcome.predictions, outcome.history, title, figures)
 
 
 def load_scorer(trial: ExperimentConfig, checkpoint: Path) -> Any:
@@ -321,9 +323,10 @@ def _cut_off(run: Any, parent_run_id: str) -> bool:
 
 def _start_or_continue(
     tracker: Tracker, ctx: TrialContext, label: str, role: str | None, ckpt: TrialCheckpoint
-) -> str:
-    """The trial's run: the cut-off run its checkpoint names, back to RUNNING, or a new one
-    (``label``: the trial's number, or a random label where the driver numbers it)."""
+) -> tuple[str, dict[str, str]]:
+    """The trial's run and the params it already has: the cut-off run its checkpoint names,
+    back to RUNNING, or a new one (``label``: the trial's number, or a random label where
+    the driver numbers it)."""
     numbered = ckpt.path is not None
     name = f"trial-{int(label):03d}" if numbered else f"trial-{label}"
     tags = {M.TAG_ROLE: role or TRIAL, M.TAG_CONFIG: ckpt.config_id}
@@ -340,9 +343,31 @@ def _start_or_continue(
         tracker.set_tags(run_id, {M.TAG_RESUMED_FROM: str(saved["epoch"])})
         tracker.delete_tag(run_id, M.TAG_FAILURE)
         logger.info("{} goes on in run {} after epoch {}", name, run_id, saved["epoch"])
-        return run_id
+        return run_id, dict(run.data.params)
     ckpt.remove()  # (another configuration's, or its run is gone)
-    return tracker.start_run(ctx.experiment_id, name, tags, parent_run_id=ctx.parent_run_id)
+    run_id = tracker.start_run(ctx.experiment_id, name, tags, parent_run_id=ctx.parent_run_id)
+    return run_id, {}
+
+
+def _log_params(
+    tracker: Tracker, run_id: str, params: dict[str, Any], earlier: dict[str, str]
+) -> None:
+    """The trial's params. A run that goes on keeps those it has (MLflow keeps a param's
+    first value); where it goes on with another device or precision, the tag
+    ``sweep.resumed_on`` says which (its history then matches an uninterrupted run's only
+    within that device's tolerance)."""
+    new = {k: v for k, v in params.items() if k not in earlier}
+    tracker.log_params(run_id, new)
+    resolved = [str(params[k]) for k in ("resolved.device", "resolved.precision")]
+    before = [earlier.get(k) for k in ("resolved.device", "resolved.precision")]
+    if earlier and resolved != before:
+        tracker.set_tags(run_id, {M.TAG_RESUMED_ON: " ".join(resolved)})
+        logger.warning(
+            "run {} started on {} and goes on with {}",
+            run_id,
+            " ".join(map(str, before)),
+            " ".join(resolved),
+        )
 
 
 def _pruner(
@@ -350,17 +375,19 @@ def _pruner(
 ) -> Callable[[int, dict[str, float]], bool] | None:
     """The trial's pruning check: its objective at an epoch against the sweep's other
     trials at that epoch, read from the store (so trials elsewhere count too)."""
-    from .pruning import should_prune
+    from .pruning import applies, should_prune
+    from .tracking import SiblingCache
 
     rule, objective = config.sweep.pruner, config.sweep.objective
     if rule.kind == "none":
         return None
     sign = 1.0 if objective == M.VAL_ACCURACY else -1.0  # higher is better for the rules
+    siblings = SiblingCache(ctx.experiment_id, ctx.parent_run_id, run_id, objective)
 
     def check(epoch: int, values: dict[str, float]) -> bool:
-        others = tracker.sibling_values(
-            ctx.experiment_id, ctx.parent_run_id, run_id, objective, epoch
-        )
+        if not applies(epoch, rule):
+            return False
+        others = tracker.sibling_values(siblings, epoch)
         return should_prune(sign * values[objective], [sign * v for v in others], epoch, rule)
 
     return check
@@ -382,13 +409,13 @@ def run_trial(
     tracker = Tracker(ctx.tracking_uri, ctx.store_timeout, should_stop)
     label = str(number) if number else uuid.uuid4().hex[:6]
     ckpt = TrialCheckpoint.of(ctx, number, cid, seed)
-    run_id = _start_or_continue(tracker, ctx, label, role, ckpt)
+    run_id, earlier = _start_or_continue(tracker, ctx, label, role, ckpt)
     status = "FAILED"
     keys = {"params": params, "run_id": run_id, "config_id": cid, "seed": seed, "role": role}
     try:
         device, precision = place_trial(trial.train.device, trial.train.precision, ctx.threads)
         resolved = {"resolved.device": device.type, "resolved.precision": precision}
-        tracker.log_params(run_id, {**trial.fixed_params(), **resolved})
+        _log_params(tracker, run_id, {**trial.fixed_params(), **resolved}, earlier)
         outcome = train_trial(
             trial,
             ctx,
@@ -399,7 +426,8 @@ def run_trial(
             checkpoint=ckpt.saver(run_id),
             resume_from=ckpt.load(),
         )
-        record_trial(tracker, run_id, outcome, f"trial {label}")
+        figures = config.sweep.trial_figures
+        record_trial(tracker, run_id, outcome, f"trial {label}", figures)
         save_weights(outcome, Path(ctx.scratch_dir) / f"{run_id}.pt")
         status = "FINISHED"
         summary = TrialSummary.of(number, outcome, config.sweep.objective, **keys)
