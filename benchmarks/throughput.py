@@ -4,6 +4,7 @@ DataLoader loop, in the same process, on the same real images.
     uv run python benchmarks/throughput.py                  # mlp, small_cnn, exp12_cnn
     uv run python benchmarks/throughput.py --models mlp --images 20000
     uv run python benchmarks/throughput.py --sweep          # + orchestration overhead
+    uv run python benchmarks/throughput.py --sweep-only     # only the orchestration overhead
 
 Prints a table; results go in BENCHMARKS.md with the machine and command.
 """
@@ -110,8 +111,7 @@ def sweep_overhead(subset: int) -> dict:
     wall time spent outside fit(): start-up, Hyperopt, MLflow, test evaluation, artifacts."""
     from backends import run  # the same measured CLI run as the backend comparison
 
-    r = run("local", subset, max_evals=4)
-    return {"wall": r["wall"], "train": r["fit"] * r["trials"], "trials": r["trials"]}
+    return run("local", subset, max_evals=4)
 
 
 def main() -> None:
@@ -122,9 +122,13 @@ def main() -> None:
     p.add_argument("--images", type=int, default=6000, help="training images per measurement")
     p.add_argument("--seconds", type=float, default=8.0, help="length of the bare benchmark")
     p.add_argument("--sweep", action="store_true", help="also measure orchestration overhead")
-    p.add_argument("--sweep-subset", type=int, default=20000)
+    p.add_argument("--sweep-subset", type=int, default=20000, help="0: all images")
+    p.add_argument("--sweep-only", action="store_true", help="only the orchestration overhead")
     args = p.parse_args()
 
+    if args.sweep_only:
+        print_sweep_overhead(args.sweep_subset)
+        return
     splits = make_splits(val_fraction=0.1, seed=0)
     print(
         f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
@@ -147,13 +151,28 @@ def main() -> None:
             flush=True,
         )
     if args.sweep:
-        s = sweep_overhead(args.sweep_subset)
-        outside = s["wall"] - s["train"]
-        print(
-            f"\nquickstart sweep, --subset {args.sweep_subset}: {s['trials']} trials, wall "
-            f"{s['wall']:.1f} s, inside fit() {s['train']:.1f} s, outside {outside:.1f} s "
-            f"({100 * outside / s['wall']:.1f}% of wall time)"
-        )
+        print_sweep_overhead(args.sweep_subset)
+
+
+def print_sweep_overhead(subset: int) -> None:
+    s = sweep_overhead(subset)
+    train = s["fit"] * s["trials"]
+    outside = s["wall"] - train
+    print(
+        f"\nquickstart sweep, --subset {subset or 'none'}: {s['trials']} trials, wall "
+        f"{s['wall']:.1f} s, inside fit() {train:.1f} s, outside {outside:.1f} s "
+        f"({100 * outside / s['wall']:.1f}% of wall time)\n"
+    )
+    print("| outside fit() | s | share of wall |")
+    print("| --- | --- | --- |")
+    parts = {
+        "before the first trial (start-up, imports, store, parent run)": s["before_trials"],
+        "in the trials (data split, test evaluation, recording)": s["in_trials"],
+        "between the trials (Hyperopt, the sweep's state)": s["between_trials"],
+        "after the last trial (figures, model, summary)": s["after_trials"],
+    }
+    for name, seconds in parts.items():
+        print(f"| {name} | {seconds:.1f} | {100 * seconds / s['wall']:.1f}% |")
 
 
 if __name__ == "__main__":
