@@ -66,8 +66,8 @@ def one_sweep(path: Path, overrides: dict, kind: str, data_dir: str | None) -> d
         "pruned": sum(t.pruned for t in result.trials),
         "epochs": int(epochs),
         "wall_s": wall,
-        "best_val": max(t.val_accuracy for t in complete),
-        "selected_test": parent[M.BEST_TEST_ACCURACY],
+        "best_val": max((t.val_accuracy for t in complete), default=float("nan")),
+        "selected_test": parent.get(M.BEST_TEST_ACCURACY, float("nan")),  # (all failed)
     }
 
 

@@ -89,6 +89,71 @@ def test_sibling_values_come_from_the_store_and_finished_histories_are_read_once
     assert len(reads) - reads.count(running) == 1  # the finished one once
 
 
+class FakeTracker:
+    """The two questions a trial's pruning check asks the store."""
+
+    def __init__(self, others: list[float], same_config: bool = False):
+        self.others, self.same_config, self.asked = others, same_config, []
+
+    def has_sibling_of_config(self, siblings, cid: str) -> bool:
+        return self.same_config
+
+    def sibling_values(self, siblings, epoch: int) -> list[float]:
+        self.asked.append(epoch)
+        return self.others
+
+
+def pruning_check(objective: str, tracker: FakeTracker):
+    from sweep.config import ExperimentConfig
+    from sweep.trial import TrialContext, _pruner
+
+    config = ExperimentConfig.model_validate(
+        {
+            "name": "x",
+            "sweep": {
+                "objective": objective,
+                "pruner": {"kind": "median", "warmup_epochs": 1, "min_trials": 1},
+            },
+        }
+    )
+    ctx = TrialContext("sqlite:///x.db", "1", "parent", None, "scratch")
+    return _pruner(config, tracker, ctx, "run", "cid")
+
+
+def test_a_trial_with_the_higher_validation_loss_is_the_one_pruned() -> None:
+    """objective val_loss: lower is better, so a trial above the others' loss is behind."""
+    check = pruning_check("val_loss", FakeTracker([0.30, 0.32]))
+    assert check(2, {"val_loss": 0.90, "val_accuracy": 0.5})
+    assert not check(2, {"val_loss": 0.20, "val_accuracy": 0.5})
+    check = pruning_check("val_accuracy", FakeTracker([0.80, 0.82]))
+    assert check(2, {"val_loss": 0.2, "val_accuracy": 0.50})
+    assert not check(2, {"val_loss": 0.9, "val_accuracy": 0.90})
+
+
+def test_a_configuration_the_sweep_ran_before_is_never_pruned() -> None:
+    """On Spark the driver marks repeats only afterwards: the store says the sweep has a
+    run of this configuration, so this one is a repeat and goes on."""
+    tracker = FakeTracker([0.80, 0.82], same_config=True)
+    check = pruning_check("val_accuracy", tracker)
+    assert not check(1, {"val_accuracy": 0.1}) and not check(2, {"val_accuracy": 0.1})
+    assert tracker.asked == []  # (not even read)
+
+
+def test_the_runs_owed_to_the_best_configurations_are_never_pruned(monkeypatch) -> None:
+    """The repeats phase runs its trials with prune=False (and a local repeat is a repeat)."""
+    import sweep.trial as trial
+    from sweep.config import ExperimentConfig
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(trial, "run_trial", lambda *a, **k: calls.append((a, k)) or {})
+    config = ExperimentConfig.model_validate({"name": "x"})
+    ctx = trial.TrialContext("sqlite:///x.db", "1", "parent", None, "scratch")
+    trial.Objective(config, ctx, 1, prune=False)({})
+    trial.Objective(config, ctx, None, prune=False)({})  # (Spark: numbered afterwards)
+    trial.Objective(config, ctx, 1)({})
+    assert [a[-1] if not k else k["prune"] for a, k in calls] == [False, False, True]
+
+
 def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> None:
     """Two configurations, one that cannot learn (lr 1e-7): the first trial runs its 4
     epochs; the second is stopped after epoch 2, tagged, recorded FINISHED, not selected."""

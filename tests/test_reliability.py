@@ -367,3 +367,26 @@ def test_a_trial_going_on_with_another_device_keeps_its_params_and_says_so(
     assert run.data.tags[M.TAG_RESUMED_ON] == "cpu fp32"
     _log_params(tracker, run_id, first, earlier)  # same device again: nothing to say
     assert tracker.get_run(run_id).data.tags[M.TAG_RESUMED_ON] == "cpu fp32"
+
+
+def test_a_checkpoint_that_cannot_be_written_is_a_warning(tmp_path: Path, capsys) -> None:
+    """A full disk or a folder gone: the trial trains on; nothing half-written is left."""
+    from loguru import logger
+
+    from sweep.trial import TrialCheckpoint
+
+    (tmp_path / "not-a-folder").write_text("")
+    ckpt = TrialCheckpoint(tmp_path / "not-a-folder" / "trial-001.ckpt", "cid", 1)
+    handler = logger.add(lambda m: print(m, end=""), level="WARNING")
+    try:
+        ckpt.saver("run")({"epoch": 2, "history": []})
+    finally:
+        logger.remove(handler)
+    assert "checkpoint of epoch 2 not written" in capsys.readouterr().out
+    assert ckpt.load() is None
+    good = TrialCheckpoint(tmp_path / "trial-002.ckpt", "cid", 1)
+    good.saver("run")({"epoch": 1, "history": []})
+    assert good.load()["epoch"] == 1
+    good.path.with_suffix(".tmp").write_text("left over")
+    good.remove()
+    assert not list(tmp_path.glob("trial-002.*"))

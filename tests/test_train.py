@@ -235,6 +235,33 @@ def test_fit_stops_where_the_pruner_says() -> None:
         asked.append(epoch)
         return epoch == 2
 
-    result = fit(mlp(), tiny_splits(), TrainConfig(epochs=5, batch_size=50), should_prune=prune)
+    states: list[dict] = []
+    keep = lambda state: states.append(copy.deepcopy(state))  # noqa: E731
+    cfg = TrainConfig(epochs=5, batch_size=50)
+    result = fit(mlp(), tiny_splits(), cfg, should_prune=prune, checkpoint=keep)
     assert result.pruned_at == 2 and result.epochs_run == 2 and asked == [1, 2]
     assert not result.interrupted and not result.stopped_early
+    # the verdict is in the checkpoint: cut off after it, the trial does not train on
+    assert [s["ended"] for s in states] == [None, "pruned"]
+    again = fit(mlp(), tiny_splits(), cfg, should_prune=prune, resume_from=states[-1])
+    assert again.pruned_at == 2 and again.history == result.history and asked == [1, 2]
+    assert again.val_accuracy == result.val_accuracy
+
+
+def test_a_finished_training_is_not_trained_again_from_its_checkpoint() -> None:
+    """The last epoch's checkpoint says the training ended: a trial cut off during its
+    test evaluation goes on to it with the same weights, no epoch trained twice."""
+    states: list[dict] = []
+    keep = lambda state: states.append(copy.deepcopy(state))  # noqa: E731
+    cfg = TrainConfig(epochs=3, batch_size=50, seed=1)
+    first = mlp()
+    done = fit(first, tiny_splits(), cfg, checkpoint=keep)
+    assert [s["ended"] for s in states] == [None, None, "done"]
+    epochs: list[int] = []
+    second = mlp()
+    again = fit(
+        second, tiny_splits(), cfg, resume_from=states[-1], on_epoch=lambda e, _: epochs.append(e)
+    )
+    assert epochs == [] and again.history == done.history and again.epochs_run == 3
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

@@ -609,5 +609,19 @@ def content_hash(path: str | Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def config_digest(
+    config: ExperimentConfig, train: tuple[str, ...] = (), sweep: tuple[str, ...] = ()
+) -> str:
+    """A short hash of the config without the ``train`` and ``sweep`` keys named, nor
+    those that change where it trains or what is drawn and logged, never what is trained
+    (``train.device``, ``sweep.trial_figures``, ``sweep.log_model``)."""
+    exclude = {
+        "train": {"device", *train},
+        "sweep": {"trial_figures", "log_model", *sweep},
+    }
+    text = config.model_dump_json(exclude=exclude)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def to_yaml(config: ExperimentConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

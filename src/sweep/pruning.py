@@ -15,8 +15,11 @@ from .config import PrunerConfig
 
 
 def median_rule(value: float, others: Sequence[float], epoch: int, cfg: PrunerConfig) -> bool:
-    """Optuna's median rule: after the warm-up, stop below the median of the other trials'
-    values at this epoch (when at least ``min_trials`` of them reached it)."""
+    """The median rule: after the warm-up, stop below the median of the other trials'
+    values at this epoch (when at least ``min_trials`` of them reached it). Unlike Optuna's
+    MedianPruner, which compares a trial's best value so far with completed trials only,
+    it compares this epoch's value with every trial that reached the epoch (pruned and
+    running ones too): stricter, and it works before any trial has completed."""
     if epoch <= cfg.warmup_epochs or len(others) < cfg.min_trials:
         return False
     return value < statistics.median(others)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import itertools
 import json
 import os
@@ -30,7 +29,7 @@ from urllib.parse import urlparse
 from loguru import logger
 
 from . import metrics as M
-from .config import ConfigError, ExperimentConfig
+from .config import ConfigError, ExperimentConfig, config_digest
 
 if TYPE_CHECKING:
     from .tracking import Tracker
@@ -83,16 +82,15 @@ def scratch_dir(path: Path) -> Path:
 
 def config_hash(config: ExperimentConfig) -> str:
     """Hash of everything that defines the sweep (file contents and command-line overrides),
-    except where it trains: an interrupted sweep may be finished on another device."""
-    text = config.model_dump_json(exclude={"train": {"device"}})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    except where it trains (an interrupted sweep may be finished on another device) and what
+    it draws and logs."""
+    return config_digest(config)
 
 
 def search_hash(config: ExperimentConfig) -> str:
     """:func:`config_hash` without the number of trials: a finished sweep asked for more
     trials of the same search is extended, not started anew."""
-    text = config.model_dump_json(exclude={"train": {"device"}, "sweep": {"max_evals"}})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return config_digest(config, sweep=("max_evals",))
 
 
 def done_path(path: Path) -> Path:

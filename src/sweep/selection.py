@@ -30,9 +30,9 @@ def setup_hash(config: ExperimentConfig) -> str:
     """What sweeps share to be pooled in a report: the whole config (file and overrides)
     except its seeds and device, so that a sweep run again with ``--seed`` adds
     independent runs."""
-    exclude = {"train": {"seed", "device"}, "sweep": {"seed"}}
-    text = config.model_dump_json(exclude=exclude)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    from .config import config_digest
+
+    return config_digest(config, train=("seed",), sweep=("seed",))
 
 
 def trial_seed(base: int, number: int) -> int:

@@ -246,6 +246,7 @@ def _table_row(t: TrialSummary) -> dict[str, Any]:
         "status": t.status,
         "config_id": t.config_id,
         "role": t.role,
+        "pruned": bool(t.pruned),
         "seed": t.seed,
         **t.params,
         "loss": t.loss,
@@ -467,9 +468,8 @@ def _search(
             logger.warning("timeout: {} repeat run(s) owed are not run", len(owed))
             break
         logger.info("repeats: {} more run(s) of the best configuration(s)", len(owed))
-        phase.run(
-            resume.replay_first(_algo(config), owed), before + len(owed), None, _left(deadline)
-        )
+        algo = resume.replay_first(_algo(config), owed)
+        phase.run(algo, before + len(owed), None, _left(deadline), prune=False)
         if len(phase.done()) == before:  # nothing could run: do not ask again
             logger.warning("{} repeat run(s) owed could not be run", len(owed))
             break
@@ -496,7 +496,14 @@ class _Phase:
     def save(self) -> None:
         self.sweep.save(self.backend.snapshot(self.trials))
 
-    def run(self, algo: Any, max_evals: int, rule: Any = None, timeout: float | None = None):
+    def run(
+        self,
+        algo: Any,
+        max_evals: int,
+        rule: Any = None,
+        timeout: float | None = None,
+        prune: bool = True,
+    ):
         from hyperopt import fmin
         from hyperopt.exceptions import AllTrialsFailed
 
@@ -511,6 +518,7 @@ class _Phase:
             self.backend.first_number(done),
             self.stop.is_set if patient else None,
             seen=(t.config_id for t in self.done()),
+            prune=prune,
         )
         with self.stop.impatient(not patient), suppress(AllTrialsFailed):  # a result, too
             fmin(

@@ -351,6 +351,15 @@ class Tracker:
                 values.append(history[step])
         return values
 
+    def has_sibling_of_config(self, siblings: SiblingCache, config_id: str) -> bool:
+        """Whether another child run of the parent trained configuration ``config_id``."""
+        query = (
+            f"tags.`{M.TAG_PARENT}` = '{siblings.parent_run_id}' "
+            f"and tags.`{M.TAG_CONFIG}` = '{config_id}'"
+        )
+        runs = self.search_runs([siblings.experiment_id], query)
+        return any(r.info.run_id != siblings.run_id for r in runs)
+
     def search_runs(self, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
         return self._call(lambda: self.client.search_runs(experiment_ids, filter_string))
 

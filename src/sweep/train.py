@@ -358,7 +358,9 @@ def training_state(
         "stopper": stopper.state(),
         "generator": loop.gen.get_state(),
         "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        # the training device's only: no CUDA context for a CPU trial, and a resume on a
+        # machine with fewer GPUs still works
+        "cuda_rng": torch.cuda.get_rng_state(loop.device) if loop.device.type == "cuda" else None,
         "history": list(history),
     }
 
@@ -374,8 +376,8 @@ def _load_training_state(
     stopper.load(state["stopper"])
     loop.gen.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    if state["cuda_rng"] is not None and loop.device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"], loop.device)
     return list(state["history"])
 
 
@@ -400,23 +402,26 @@ def _epochs(
     """The epochs after those in ``history`` (appended to it); returns why they ended
     (``done``, ``early`` stopping, ``pruned``, ``stopped`` when asked to) and the last epoch.
     The checkpoint of an epoch is written before its metrics are reported, so that a
-    resumed run finds every reported epoch in it."""
+    resumed run finds every reported epoch in it, and after the pruner's verdict, which it
+    keeps (as it keeps a finished training's end): a resumed run does not train on."""
     cfg, epoch = loop.cfg, len(history)
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         record = loop.epoch(epoch, *data)
         history.append(record)
         _step_scheduler(scheduler, record, cfg)
-        early = stopper.update(epoch, record, loop.model)
-        if hooks.checkpoint is not None and epoch < cfg.epochs and not early:
+        ended = "early" if stopper.update(epoch, record, loop.model) else None
+        ended = "done" if ended is None and epoch == cfg.epochs else ended
+        if ended is None and hooks.should_prune and hooks.should_prune(epoch, record):
+            ended = "pruned"
+        if hooks.checkpoint is not None:
             state = training_state(epoch, loop, scheduler, stopper, history)
-            hooks.checkpoint({**state, "seconds": time.perf_counter() - loop.started})
+            seconds = time.perf_counter() - loop.started
+            hooks.checkpoint({**state, "seconds": seconds, "ended": ended})
         if hooks.on_epoch is not None:
             hooks.on_epoch(epoch, record)
-        if early:
-            return "early", epoch
-        if hooks.should_prune and epoch < cfg.epochs and hooks.should_prune(epoch, record):
-            return "pruned", epoch
-        if hooks.should_stop is not None and hooks.should_stop() and epoch < cfg.epochs:
+        if ended is not None:
+            return ended, epoch
+        if hooks.should_stop is not None and hooks.should_stop():
             return "stopped", epoch
     return "done", epoch
 
@@ -463,7 +468,10 @@ def fit(
     loop.started = time.perf_counter() - (resume_from or {}).get("seconds", 0.0)
     hooks = _Hooks(on_epoch, should_stop, should_prune, checkpoint)
     data = ((x_train, y_train), (x_val, y_val))
-    ended, last = _epochs(loop, scheduler, stopper, history, data, hooks)
+    if resume_from and resume_from.get("ended"):  # its training had ended: nothing to train
+        ended, last = resume_from["ended"], resume_from["epoch"]
+    else:
+        ended, last = _epochs(loop, scheduler, stopper, history, data, hooks)
     model_epoch = stopper.restore(model, len(history))
     chosen = history[model_epoch - 1]
     return FitResult(

@@ -6,6 +6,7 @@ Hyperopt its result, built from one typed :class:`TrialSummary`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import secrets
@@ -296,7 +297,8 @@ class TrialCheckpoint:
         return state if same else None
 
     def saver(self, run_id: str) -> Callable[[dict[str, Any]], None] | None:
-        """Writes a state (atomically: a new file, then a rename)."""
+        """Writes a state (atomically: a new file, then a rename). One that cannot be
+        written (a full disk) is a warning: the trial trains on without it."""
         import torch
 
         if self.path is None:
@@ -305,14 +307,20 @@ class TrialCheckpoint:
 
         def save(state: dict[str, Any]) -> None:
             tmp = path.with_suffix(".tmp")
-            torch.save({**state, **keys}, tmp)
-            tmp.replace(path)
+            try:
+                torch.save({**state, **keys}, tmp)
+                tmp.replace(path)
+            except (OSError, RuntimeError) as exc:  # (torch's writer raises RuntimeError)
+                logger.warning("checkpoint of epoch {} not written: {}", state["epoch"], exc)
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
 
         return save
 
     def remove(self) -> None:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+            self.path.with_suffix(".tmp").unlink(missing_ok=True)
 
 
 def _cut_off(run: Any, parent_run_id: str) -> bool:
@@ -323,10 +331,10 @@ def _cut_off(run: Any, parent_run_id: str) -> bool:
 
 def _start_or_continue(
     tracker: Tracker, ctx: TrialContext, label: str, role: str | None, ckpt: TrialCheckpoint
-) -> tuple[str, dict[str, str]]:
-    """The trial's run and the params it already has: the cut-off run its checkpoint names,
-    back to RUNNING, or a new one (``label``: the trial's number, or a random label where
-    the driver numbers it)."""
+) -> tuple[str, dict[str, str], dict[str, Any] | None]:
+    """The trial's run, the params it already has and the training state it goes on from:
+    the cut-off run its checkpoint names, back to RUNNING, or a new one (``label``: the
+    trial's number, or a random label where the driver numbers it)."""
     numbered = ckpt.path is not None
     name = f"trial-{int(label):03d}" if numbered else f"trial-{label}"
     tags = {M.TAG_ROLE: role or TRIAL, M.TAG_CONFIG: ckpt.config_id}
@@ -341,12 +349,13 @@ def _start_or_continue(
             if epoch not in logged:  # (killed between its checkpoint and its metrics)
                 tracker.log_metrics(run_id, values, step=epoch)
         tracker.set_tags(run_id, {M.TAG_RESUMED_FROM: str(saved["epoch"])})
-        tracker.delete_tag(run_id, M.TAG_FAILURE)
+        for stale in (M.TAG_FAILURE, M.TAG_PRUNED, M.TAG_PRUNED_AT):  # (set again if so)
+            tracker.delete_tag(run_id, stale)
         logger.info("{} goes on in run {} after epoch {}", name, run_id, saved["epoch"])
-        return run_id, dict(run.data.params)
+        return run_id, dict(run.data.params), saved
     ckpt.remove()  # (another configuration's, or its run is gone)
     run_id = tracker.start_run(ctx.experiment_id, name, tags, parent_run_id=ctx.parent_run_id)
-    return run_id, {}
+    return run_id, {}, None
 
 
 def _log_params(
@@ -371,10 +380,12 @@ def _log_params(
 
 
 def _pruner(
-    config: ExperimentConfig, tracker: Tracker, ctx: TrialContext, run_id: str
+    config: ExperimentConfig, tracker: Tracker, ctx: TrialContext, run_id: str, cid: str
 ) -> Callable[[int, dict[str, float]], bool] | None:
     """The trial's pruning check: its objective at an epoch against the sweep's other
-    trials at that epoch, read from the store (so trials elsewhere count too)."""
+    trials at that epoch, read from the store (so trials elsewhere count too). A run of a
+    configuration the sweep has run before is a repeat and never pruned (on Spark, where
+    the driver marks repeats afterwards, the store says so)."""
     from .pruning import applies, should_prune
     from .tracking import SiblingCache
 
@@ -383,9 +394,14 @@ def _pruner(
         return None
     sign = 1.0 if objective == M.VAL_ACCURACY else -1.0  # higher is better for the rules
     siblings = SiblingCache(ctx.experiment_id, ctx.parent_run_id, run_id, objective)
+    repeat: list[bool] = []  # (asked once, where the rule first applies)
 
     def check(epoch: int, values: dict[str, float]) -> bool:
         if not applies(epoch, rule):
+            return False
+        if not repeat:
+            repeat.append(tracker.has_sibling_of_config(siblings, cid))
+        if repeat[0]:
             return False
         others = tracker.sibling_values(siblings, epoch)
         return should_prune(sign * values[objective], [sign * v for v in others], epoch, rule)
@@ -400,16 +416,18 @@ def run_trial(
     ctx: TrialContext,
     should_stop: Callable[[], bool] | None = None,
     role: str | None = None,
+    prune: bool = True,
 ) -> dict[str, Any]:
     """One sampled config as a nested run: start it, train, record, end it. A failure
-    (divergence, an exception) becomes ``STATUS_FAIL``, not a crash."""
+    (divergence, an exception) becomes ``STATUS_FAIL``, not a crash. ``prune``: false for
+    the runs a sweep owes its best configurations (repeats are never pruned)."""
     from .tracking import Tracker
 
     trial, params, cid, seed = _trial_config(config, sample, number)
     tracker = Tracker(ctx.tracking_uri, ctx.store_timeout, should_stop)
     label = str(number) if number else uuid.uuid4().hex[:6]
     ckpt = TrialCheckpoint.of(ctx, number, cid, seed)
-    run_id, earlier = _start_or_continue(tracker, ctx, label, role, ckpt)
+    run_id, earlier, saved = _start_or_continue(tracker, ctx, label, role, ckpt)
     status = "FAILED"
     keys = {"params": params, "run_id": run_id, "config_id": cid, "seed": seed, "role": role}
     try:
@@ -422,9 +440,11 @@ def run_trial(
             device,
             on_epoch=_recorder(tracker, run_id, EpochLines(label, quiet=ctx.quiet)),
             should_stop=should_stop,
-            should_prune=_pruner(config, tracker, ctx, run_id) if role != REPEAT else None,
+            should_prune=_pruner(config, tracker, ctx, run_id, cid)
+            if prune and role != REPEAT
+            else None,
             checkpoint=ckpt.saver(run_id),
-            resume_from=ckpt.load(),
+            resume_from=saved,
         )
         figures = config.sweep.trial_figures
         record_trial(tracker, run_id, outcome, f"trial {label}", figures)
@@ -435,7 +455,9 @@ def run_trial(
         return summary.to_result()
     except KeyboardInterrupt:  # SweepInterrupted too: the trial goes on when resumed
         status = "KILLED"
-        tracker.set_tags(run_id, {M.TAG_FAILURE: "interrupted; goes on when resumed"})
+        goes_on = ckpt.path is not None and ckpt.path.is_file()
+        why = "goes on from its last epoch" if goes_on else "runs again"
+        tracker.set_tags(run_id, {M.TAG_FAILURE: f"interrupted; {why} when resumed"})
         raise
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
         reason = f"{type(exc).__name__}: {exc}"
@@ -462,9 +484,10 @@ def _trial_config(
 
 def _log_finished(label: str, summary: TrialSummary, outcome: TrialOutcome) -> None:
     again = " (repeat)" if summary.role == REPEAT else ""
+    pruned = " (pruned)" if summary.pruned else ""
     logger.info(
         "trial {:>3} | {} | config {}{} seed {} | val_acc {:.4f} | test_acc {:.4f} | "
-        "{} epochs in {:.0f}s",
+        "{} epochs{} in {:.0f}s",
         label,
         describe_params(summary.params),
         summary.config_id,
@@ -473,6 +496,7 @@ def _log_finished(label: str, summary: TrialSummary, outcome: TrialOutcome) -> N
         outcome.val_accuracy,
         outcome.test_accuracy,
         outcome.epochs_run,
+        pruned,
         outcome.train_seconds,
     )
 
@@ -491,10 +515,12 @@ class Objective:
         first_number: int | None = 1,
         should_stop: Callable[[], bool] | None = None,
         seen: Iterable[str] = (),
+        prune: bool = True,
     ):
         self.config = config
         self.ctx = ctx
         self.should_stop = should_stop
+        self.prune = prune  # false: the runs owed to the best configurations
         # numbered in call order in one process; None where copies run in parallel (Spark)
         self._numbers = itertools.count(first_number) if first_number else None
         self._seen = set(seen)  # config ids this sweep has run (in one process)
@@ -503,9 +529,11 @@ class Objective:
         if self.should_stop is not None and self.should_stop():
             raise SweepInterrupted("stopped before the next trial")
         if self._numbers is None:  # parallel copies: the driver numbers and labels them
-            return run_trial(self.config, sample, None, self.ctx, self.should_stop)
+            return run_trial(
+                self.config, sample, None, self.ctx, self.should_stop, prune=self.prune
+            )
         cid = config_id(trial_params(sample))
         role = REPEAT if cid in self._seen else TRIAL
         self._seen.add(cid)
         number = next(self._numbers)
-        return run_trial(self.config, sample, number, self.ctx, self.should_stop, role)
+        return run_trial(self.config, sample, number, self.ctx, self.should_stop, role, self.prune)
