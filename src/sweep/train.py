@@ -398,13 +398,17 @@ def _epochs(
     history: list[dict[str, float]],
     data: tuple[TensorPair, TensorPair],
     hooks: _Hooks,
+    over: str | None = None,
 ) -> tuple[str, int]:
     """The epochs after those in ``history`` (appended to it); returns why they ended
     (``done``, ``early`` stopping, ``pruned``, ``stopped`` when asked to) and the last epoch.
     The checkpoint of an epoch is written before its metrics are reported, so that a
     resumed run finds every reported epoch in it, and after the pruner's verdict, which it
-    keeps (as it keeps a finished training's end): a resumed run does not train on."""
+    keeps (as it keeps a finished training's end): a resumed run does not train on
+    (``over``: how its training ended)."""
     cfg, epoch = loop.cfg, len(history)
+    if over:
+        return over, epoch
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         record = loop.epoch(epoch, *data)
         history.append(record)
@@ -468,10 +472,8 @@ def fit(
     loop.started = time.perf_counter() - (resume_from or {}).get("seconds", 0.0)
     hooks = _Hooks(on_epoch, should_stop, should_prune, checkpoint)
     data = ((x_train, y_train), (x_val, y_val))
-    if resume_from and resume_from.get("ended"):  # its training had ended: nothing to train
-        ended, last = resume_from["ended"], resume_from["epoch"]
-    else:
-        ended, last = _epochs(loop, scheduler, stopper, history, data, hooks)
+    over = (resume_from or {}).get("ended")  # its training had ended: nothing to train
+    ended, last = _epochs(loop, scheduler, stopper, history, data, hooks, over)
     model_epoch = stopper.restore(model, len(history))
     chosen = history[model_epoch - 1]
     return FitResult(
