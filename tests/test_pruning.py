@@ -169,7 +169,8 @@ def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> Non
         "model: {kind: mlp, hidden: [32], dropout: 0.0}\n"
         "train: {epochs: 4, batch_size: 100, optimizer: {name: sgd, lr: 0.1}}\n"
         "search:\n  train.optimizer.lr: {choice: [0.1, 1.0e-7]}\n"
-        "sweep: {algo: grid, pruner: {kind: median, warmup_epochs: 1, min_trials: 1}}\n"
+        "sweep: {algo: grid, log_model: false,\n"
+        "        pruner: {kind: median, warmup_epochs: 1, min_trials: 1}}\n"
         "data: {subset: 1000}\n"
     )
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
