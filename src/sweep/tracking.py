@@ -414,10 +414,8 @@ class Tracker:
         self._call(lambda: self.client.update_run(run_id, name=name))
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        """Remove tag ``key`` from the run, if it has it."""
-        run = self.get_run(run_id)
-        if run is not None and key in run.data.tags:
-            self._call(lambda: self.client.delete_tag(run_id, key))
+        """Remove tag ``key`` from the run (which must have it)."""
+        self._call(lambda: self.client.delete_tag(run_id, key))
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         batch = [RunTag(k, str(v)) for k, v in tags.items()]

@@ -349,8 +349,8 @@ def _start_or_continue(
             if epoch not in logged:  # (killed between its checkpoint and its metrics)
                 tracker.log_metrics(run_id, values, step=epoch)
         tracker.set_tags(run_id, {M.TAG_RESUMED_FROM: str(saved["epoch"])})
-        for stale in (M.TAG_FAILURE, M.TAG_PRUNED, M.TAG_PRUNED_AT):  # (set again if so)
-            tracker.delete_tag(run_id, stale)
+        for stale in {M.TAG_FAILURE, M.TAG_PRUNED, M.TAG_PRUNED_AT} & set(run.data.tags):
+            tracker.delete_tag(run_id, stale)  # (set again if so)
         logger.info("{} goes on in run {} after epoch {}", name, run_id, saved["epoch"])
         return run_id, dict(run.data.params), saved
     ckpt.remove()  # (another configuration's, or its run is gone)
