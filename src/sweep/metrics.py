@@ -48,3 +48,9 @@ TAG_RESUMED_FROM = "sweep.resumed_from_epoch"  # children: went on after this ep
 # children: "DEVICE PRECISION" where a trial went on with other ones than it started with
 TAG_RESUMED_ON = "sweep.resumed_on"
 TAG_MODEL_ERROR = "sweep.model_error"  # parents: why the selected model was not logged
+
+# a trial's evaluation artifacts: the confusion matrix as numbers (every trial) and drawn,
+# with the learning curves (the selected trial; every trial with sweep.trial_figures)
+CONFUSION_TABLE = "confusion_matrix.csv"
+CONFUSION_FIGURE = "confusion_matrix.png"
+CURVES = "curves.png"

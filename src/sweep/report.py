@@ -511,7 +511,7 @@ def _selected_confusion_matrix(client: Any, summary: pd.DataFrame, out: Path) ->
         return None
     best = ranked.iloc[0]
     target = out / "best_confusion_matrix.png"
-    path = load_artifact(client, best["best_run_id"], "confusion_matrix.png", out)
+    path = load_artifact(client, best["best_run_id"], M.CONFUSION_FIGURE, out)
     if path is not None:
         path.rename(target)
     else:  # a run whose figures were not drawn: from its numbers
@@ -519,7 +519,7 @@ def _selected_confusion_matrix(client: Any, summary: pd.DataFrame, out: Path) ->
 
         from . import plots
 
-        table = load_artifact(client, best["best_run_id"], "confusion_matrix.csv", out)
+        table = load_artifact(client, best["best_run_id"], M.CONFUSION_TABLE, out)
         if table is None:
             return None
         cm = pd.read_csv(table, index_col="true").to_numpy()

@@ -150,13 +150,6 @@ def _model_requirements() -> list[str]:
     return [f"{n}=={version(n).split('+')[0]}" for n in ("torch", "numpy", "mlflow")]
 
 
-# a trial's evaluation artifacts: the confusion matrix as numbers (every trial) and drawn,
-# with the learning curves (the selected trial; every trial with sweep.trial_figures)
-CONFUSION_TABLE = "confusion_matrix.csv"
-CONFUSION_FIGURE = "confusion_matrix.png"
-CURVES = "curves.png"
-
-
 def _param_value(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."
@@ -501,7 +494,7 @@ class Tracker:
 
         cm = confusion_matrix(y_true, y_pred, labels=range(len(CLASS_NAMES)))
         frame = pd.DataFrame(cm, columns=CLASS_NAMES).assign(true=CLASS_NAMES)
-        self.log_table(run_id, frame[["true", *CLASS_NAMES]], CONFUSION_TABLE)
+        self.log_table(run_id, frame[["true", *CLASS_NAMES]], M.CONFUSION_TABLE)
         if figures:
             self._draw(run_id, history, cm, title)
         report = classification_report(
@@ -529,10 +522,11 @@ class Tracker:
         import pandas as pd
 
         names = {a.path for a in self._call(lambda: self.client.list_artifacts(run_id))}
-        if CURVES in names or CONFUSION_TABLE not in names:
+        if M.CURVES in names or M.CONFUSION_TABLE not in names:
             return
         with tempfile.TemporaryDirectory() as tmp:
-            path = self._call(lambda: self.client.download_artifacts(run_id, CONFUSION_TABLE, tmp))
+            table = M.CONFUSION_TABLE
+            path = self._call(lambda: self.client.download_artifacts(run_id, table, tmp))
             cm = pd.read_csv(path, index_col="true").to_numpy()
         self._draw(run_id, self.epoch_history(run_id), cm, title)
 
@@ -550,7 +544,8 @@ class Tracker:
     ) -> None:
         from . import plots
 
-        self.log_figure(run_id, plots.learning_curves(plots.history_frame(history), title), CURVES)
+        curves = plots.learning_curves(plots.history_frame(history), title)
+        self.log_figure(run_id, curves, M.CURVES)
         self.log_figure(
-            run_id, plots.confusion_matrix_figure(cm, f"{title}: test set"), CONFUSION_FIGURE
+            run_id, plots.confusion_matrix_figure(cm, f"{title}: test set"), M.CONFUSION_FIGURE
         )
