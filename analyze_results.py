@@ -78,8 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, "src")  # runnable from a checkout without installing
+    from sweep.console import quiet_libraries
     from sweep.report import ReportError, build_report, update_actionplan, update_section
     from sweep.store import shown
+
+    quiet_libraries()
 
     try:
         report = build_report(

@@ -74,6 +74,14 @@ def mlflow_ui(exp12_store: Path, ui_port: int):
         proc.wait(timeout=30)
 
 
+def test_the_console_holds_the_sweep_s_own_lines_only(exp12_run) -> None:
+    """No third-party progress bars or log lines: each line is a timed log line, the best
+    configurations' table, or the links and the predict command."""
+    ours = re.compile(r"^(\d\d:\d\d:\d\d |best \d+ configuration|  \S|Browse it |Score the )")
+    strangers = [line for line in exp12_run.stderr.splitlines() if not ours.match(line)]
+    assert not strangers, strangers
+
+
 def test_exp12_leaves_one_parent_and_two_finished_children(exp12_store: Path) -> None:
     client = MlflowClient(f"sqlite:///{exp12_store / 'mlflow.db'}")
     exp = client.get_experiment_by_name("exp12_optimized_training_full")
@@ -297,3 +305,49 @@ def test_repeats_of_one_fixed_configuration(tmp_path: Path, real_data_dir) -> No
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "3 (0)" and cells[5] == "3"
     assert re.fullmatch(r"\d+\.\d\d% ± \d+\.\d\d \(\d+\.\d\d–\d+\.\d\d\)", cells[7]), cells
+
+
+BF16_SWEEP = """
+name: bf16_check
+hypothesis: the logged figures are the registered model's, whatever precision trained it
+model: {kind: cnn, num_blocks: 2, filters: 16, units1: 32, units2: 16, dropout: [0.0, 0.0]}
+train: {epochs: 1, batch_size: 64, precision: bf16}
+sweep: {algo: grid, repeats: 1}
+data: {subset: 1200}
+"""  # (bf16 forced: emulated where the CPU lacks it, slow but tiny here)
+
+
+def test_a_bf16_trained_model_predicts_exactly_what_its_run_logged(
+    real_data_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Trained in bf16, the final figures (validation for selection, test, predictions)
+    are the registered model's in fp32: `predict` reproduces every one of them."""
+    import mlflow.pyfunc
+    import numpy as np
+
+    from sweep.data import make_splits
+    from sweep.predict import main as predict
+
+    (tmp_path / "bf16.yaml").write_text(BF16_SWEEP)
+    done = run_cli("bf16.yaml", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    version = client.get_model_version_by_alias("bf16_check", "best")
+    run = client.get_run(version.run_id)
+
+    out = tmp_path / "PRED.dat"
+    assert predict(["models:/bf16_check@best", "--out", str(out), "--tracking-uri", uri]) == 0
+    logged = client.download_artifacts(run.info.run_id, "predictions.txt", str(tmp_path))
+    assert out.read_text() == Path(logged).read_text()  # every one of the 10,000 labels
+    test_accuracy = run.data.metrics[M.TEST_ACCURACY]
+    assert f"accuracy {test_accuracy:.4f} on 10000 images" in capsys.readouterr().out
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    model = mlflow.pyfunc.load_model("models:/bf16_check@best")
+    splits = make_splits(real_data_dir, val_fraction=0.1, subset=1200, seed=0)
+    logits = model.predict(splits.x_val[:, None].astype(np.float32))
+    val_accuracy = float((np.asarray(logits).argmax(1) == splits.y_val).mean())
+    assert val_accuracy == run.data.metrics[M.MODEL_VAL_ACCURACY]  # what selection used
+    assert run.data.params["resolved.precision"] == "bf16"
+    assert run.data.params["resolved.eval_precision"] == "fp32"

@@ -359,7 +359,8 @@ def test_a_trial_going_on_with_another_device_keeps_its_params_and_says_so(
 
 
 def test_a_checkpoint_that_cannot_be_written_is_a_warning(tmp_path: Path, capsys) -> None:
-    """A full disk or a folder gone: the trial trains on; nothing half-written is left."""
+    """A folder gone (a full disk stops the sweep: test_faults): the trial trains on;
+    nothing half-written is left."""
     from loguru import logger
 
     from sweep.trial import TrialCheckpoint
@@ -379,3 +380,86 @@ def test_a_checkpoint_that_cannot_be_written_is_a_warning(tmp_path: Path, capsys
     good.path.with_suffix(".tmp").write_text("left over")
     good.remove()
     assert not list(tmp_path.glob("trial-002.*"))
+
+
+def _fill(folder: Path) -> Path:
+    """Write zeros into ``folder`` until its file system has no byte left."""
+    filler = folder / "filler"
+    chunk = b"\0" * (1 << 20)
+    with filler.open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(chunk)
+        except OSError:
+            pass
+        try:
+            while True:
+                fh.write(b"\0" * 512)
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 64 MB tmpfs mounted at ``tmp_path/disk`` (root can mount one; CI runs as root)."""
+    import subprocess
+
+    from conftest import require
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], capture_output=True
+    )
+    require(mounted.returncode == 0, f"a tmpfs mount (root; got {mounted.stderr!r})")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_sweep_at_once_and_it_resumes_with_nothing_lost(
+    small_disk: Path, tmp_path: Path, synthetic_dir: Path
+) -> None:
+    """The store, its artifacts, the state and the checkpoints on a small file system that
+    fills up during trial 1: one line naming the path and the cause, exit 3, no retrying;
+    with room again, the same command finishes every trial, each in one run."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import _env
+
+    name = "full_disk"
+    path = write_sweep(tmp_path, name)
+    argv = [sys.executable, "-m", "sweep", str(path), "--data-dir", str(synthetic_dir)]
+    log = tmp_path / "log.txt"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [*argv, "--no-progress"], cwd=small_disk, env=_env(), stderr=err, stdout=err
+        )
+    wait_for_trial(small_disk, name, 1, proc, log)
+    filler = _fill(small_disk)
+    filled = time.monotonic()
+    code = proc.wait(timeout=600)
+    stopped_in = time.monotonic() - filled
+    text = log.read_text()
+    assert code == 3, text[-3000:]
+    assert "Traceback" not in text and "does not answer" not in text, text[-3000:]
+    errors = [line for line in text.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, text[-3000:]
+    assert "no space left on the device" in errors[0] and str(small_disk) in errors[0], errors
+    assert "run the same command again to resume" in errors[0]
+    print(f"stopped {stopped_in:.1f} s after the disk filled: {errors[0]}")  # (-s shows it)
+
+    filler.unlink()
+    again = subprocess.run(
+        [*argv, "--no-progress"], cwd=small_disk, env=_env(), capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    parents, kids = children(small_disk, name)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert sorted(int(k.data.tags[M.TAG_TRIAL]) for k in kids) == [1, 2]  # no duplicate
+    assert {k.info.status for k in kids} == {"FINISHED"}  # none RUNNING or KILLED

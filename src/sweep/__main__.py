@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from typing import Any
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_NO_ROOM = 3  # a write failed for want of room or permission (resumable once mended)
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
@@ -157,15 +157,13 @@ def _seconds(text: str) -> float:
 
 
 def _configure_logging() -> None:
-    import logging
 
     from loguru import logger
     from tqdm import tqdm
 
-    # the console says what matters: MLflow's INFO lines off (read when MLflow is imported,
-    # here or in a Spark worker)
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    from .console import quiet_libraries
+
+    quiet_libraries()  # the console says what matters
 
     logger.remove()
     logger.add(
@@ -385,7 +383,7 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from .backends import BackendError
-    from .data import DataError
+    from .data import DataError, PickleError
     from .store import shown
     from .sweep import run_sweep
 
@@ -397,15 +395,13 @@ def _run(args: argparse.Namespace, stop: Any) -> int:
     stop.check("while starting")
     try:
         result = run_sweep(config, args.experiment, options, stop)
-    except ConfigError as exc:  # e.g. resuming a sweep whose file has changed
+    # resuming a sweep whose file changed, an unreadable pickle, a store of an older MLflow
+    except (ConfigError, PickleError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (DataError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except StoreError as exc:  # e.g. a store of an older MLflow, found on opening it
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except (MlflowException, SQLAlchemyError) as exc:  # the store answered with an error
         first = shown((str(exc).strip().splitlines() or ["no details"])[0][:500])
         print(
@@ -439,9 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     try:  # a first Ctrl-C from here on stops at the next safe point, a second at once
         with stop.handling_signals():
             return _run(args, stop)
-    except KeyboardInterrupt as exc:  # SweepInterrupted and StoreLost too
+    except KeyboardInterrupt as exc:  # SweepInterrupted, StoreLost and StorageFull too
+        from .faults import StorageFull
         from .signals import StoreLost
 
+        if isinstance(exc, StorageFull):
+            print(f"\nerror: {exc}.", file=sys.stderr)
+            return EXIT_NO_ROOM
         if isinstance(exc, StoreLost):
             print(f"\nerror: {exc}; the sweep stopped.", file=sys.stderr)
         return _interrupted(argv)

@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -35,16 +36,86 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+# Numbers are numbers: a YAML `true`, "3" or 3.0 where a whole number is meant is refused,
+# never converted (pydantic's strict mode, field by field, so that YAML lists still fill
+# tuples). A float field takes a whole number (1 is 1.0), never a boolean or a string.
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
+
 # Seeds go to NumPy, scikit-learn and torch: whole numbers in [0, 2^32).
-Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+Seed = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1)]
+
+# Upper bounds no one reaches by intent: past them a value is a typo (an extra digit),
+# refused at load instead of training until it is killed.
+MAX_EPOCHS = 10_000  # epochs, and every count of epochs (patience, step size, warm-up)
+MAX_TRIALS = 100_000  # max_evals, no_progress_stop
+MAX_REPEATS = 1_000  # repeats, repeat_top, parallelism
+MAX_BATCH = 65_536  # images per batch (the training set has 60,000)
+MAX_WIDTH = 65_536  # filters, units and hidden widths
+MAX_INT_DIGITS = 100  # an integer literal in a file: Python converts at most 4,300 digits
 
 # What an experiment file can be: a few KB, a few levels deep. Past these limits a file is
 # refused with one message (instead of running out of memory, stack or patience).
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 16  # mappings and lists within each other
 MAX_VALUES = 20_000  # counted with YAML aliases expanded, as they would be validated
-# PyYAML's safe loader, on libyaml where the wheel has it (the same rules, ten times faster)
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (on libyaml where the wheel has it: ten times faster), stricter
+    where its defaults hide a mistake: a key written twice in one mapping is an error naming
+    both lines (PyYAML keeps the last), an integer literal of more than ``MAX_INT_DIGITS``
+    digits is an error (Python refuses to convert one of 4,300), and ``1e-3`` is a number,
+    as in YAML 1.2 (YAML 1.1 reads it as a string)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: overrides are meant
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if value_node.tag == "tag:yaml.org,2002:int":
+                self._check_digits(value_node, f"key {_short(key, 60)} has ")
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: PyYAML's own error says so
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {_short(key, 60)} is written twice in one mapping, at lines {first} "
+                    f"and {line}; keep one of them",
+                    key_node.start_mark,
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+    def _check_digits(self, node: yaml.ScalarNode, what: str = "") -> None:
+        digits = sum(ch.isdigit() for ch in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{what}an integer literal of {digits:,} digits (at most {MAX_INT_DIGITS} are "
+                "read; no setting needs more than a few)",
+                node.start_mark,
+            )
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        self._check_digits(node)
+        return super().construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+_LOADER = _Loader
 
 
 # ----------------------------------------------------------------------------- models
@@ -52,15 +123,17 @@ class CNNConfig(_Frozen):
     """Conv blocks (conv-[BN]-ReLU-pool-dropout) whose widths double up to ``filters``."""
 
     kind: Literal["cnn"] = "cnn"
-    num_blocks: int = Field(3, ge=1, le=4)  # 28 px halves per block: 4 blocks end at 1x1
-    filters: int = Field(256, ge=4)  # channels of the last block; block i has filters/2^(n-1-i)
-    units1: int = Field(192, ge=1)  # first dense layer
-    units2: int = Field(96, ge=1)  # second dense layer
-    dropout: tuple[float, ...] = (0.05, 0.15, 0.1)  # one rate per conv block
-    dense_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # after each dense layer
-    batchnorm: bool = True
-    residual: bool = False  # an extra 3x3 conv pair per block with an identity shortcut
-    dual_path: bool = False  # a second tower of 5x5 convs, concatenated before the dense head
+    num_blocks: Int = Field(3, ge=1, le=4)  # 28 px halves per block: 4 blocks end at 1x1
+    filters: Int = Field(
+        256, ge=4, le=MAX_WIDTH
+    )  # channels of the last block; block i has filters/2^(n-1-i)
+    units1: Int = Field(192, ge=1, le=MAX_WIDTH)  # first dense layer
+    units2: Int = Field(96, ge=1, le=MAX_WIDTH)  # second dense layer
+    dropout: tuple[Float, ...] = (0.05, 0.15, 0.1)  # one rate per conv block
+    dense_dropout: Float = Field(0.0, ge=0.0, lt=1.0)  # after each dense layer
+    batchnorm: Bool = True
+    residual: Bool = False  # an extra 3x3 conv pair per block with an identity shortcut
+    dual_path: Bool = False  # a second tower of 5x5 convs, concatenated before the dense head
 
     @field_validator("dropout")
     @classmethod
@@ -88,17 +161,19 @@ class MLPConfig(_Frozen):
     """The dense baseline: Dense-[BN]-ReLU-Dropout per hidden layer, then softmax."""
 
     kind: Literal["mlp"] = "mlp"
-    hidden: tuple[int, ...] = (256, 128)
-    dropout: float = Field(0.2, ge=0.0, lt=1.0)
-    batchnorm: bool = True
+    hidden: tuple[Annotated[Int, Field(ge=1, le=MAX_WIDTH)], ...] = Field(
+        (256, 128), max_length=64
+    )
+    dropout: Float = Field(0.2, ge=0.0, lt=1.0)
+    batchnorm: Bool = True
 
 
 class WideDeepConfig(_Frozen):
     """Row-wise deep path (Dense-ReLU-BN twice, dropout) beside each raw pixel row."""
 
     kind: Literal["wide_deep"] = "wide_deep"
-    units: int = Field(30, ge=1)
-    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    units: Int = Field(30, ge=1, le=MAX_WIDTH)
+    dropout: Float = Field(0.5, ge=0.0, lt=1.0)
 
 
 # The model kinds, listed once: a new kind is a class here and a builder in models.REGISTRY.
@@ -112,35 +187,35 @@ ModelConfig = Annotated[reduce(operator.or_, MODEL_CONFIGS), Field(discriminator
 # ----------------------------------------------------------------------------- training
 class OptimizerConfig(_Frozen):
     name: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = Field(1e-3, gt=0.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)  # SGD only
+    lr: Float = Field(1e-3, gt=0.0, le=100.0)
+    weight_decay: Float = Field(0.0, ge=0.0, le=100.0)
+    momentum: Float = Field(0.9, ge=0.0, lt=1.0)  # SGD only
 
 
 class SchedulerConfig(_Frozen):
     name: Literal["none", "step", "plateau"] = "none"
-    step_size: int = Field(10, ge=1)  # StepLR: epochs between decays
-    gamma: float = Field(0.5, gt=0.0, le=1.0)  # StepLR: factor per decay
-    factor: float = Field(0.5, gt=0.0, lt=1.0)  # ReduceLROnPlateau: factor on a plateau
-    patience: int = Field(2, ge=0)  # ReduceLROnPlateau: epochs without improvement
-    min_lr: float = Field(1e-6, ge=0.0)  # ReduceLROnPlateau floor
+    step_size: Int = Field(10, ge=1, le=MAX_EPOCHS)  # StepLR: epochs between decays
+    gamma: Float = Field(0.5, gt=0.0, le=1.0)  # StepLR: factor per decay
+    factor: Float = Field(0.5, gt=0.0, lt=1.0)  # ReduceLROnPlateau: factor on a plateau
+    patience: Int = Field(2, ge=0, le=MAX_EPOCHS)  # ReduceLROnPlateau: epochs without gain
+    min_lr: Float = Field(1e-6, ge=0.0, le=100.0)  # ReduceLROnPlateau floor
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"  # ReduceLROnPlateau
 
 
 class EarlyStoppingConfig(_Frozen):
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    patience: int = Field(5, ge=1)  # epochs without improvement before stopping
-    restore_best: bool = True  # evaluate the test set with the best epoch's weights
+    patience: Int = Field(5, ge=1, le=MAX_EPOCHS)  # epochs without improvement, then stop
+    restore_best: Bool = True  # evaluate the test set with the best epoch's weights
 
 
 class AugmentConfig(_Frozen):
-    hflip: bool = False  # random horizontal flip, p=0.5
-    crop_padding: int = Field(0, ge=0, le=8)  # random shift by up to this many pixels
+    hflip: Bool = False  # random horizontal flip, p=0.5
+    crop_padding: Int = Field(0, ge=0, le=8)  # random shift by up to this many pixels
 
 
 class TrainConfig(_Frozen):
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(64, ge=1)
+    epochs: Int = Field(10, ge=1, le=MAX_EPOCHS)
+    batch_size: Int = Field(64, ge=1, le=MAX_BATCH)
     optimizer: OptimizerConfig = OptimizerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     early_stopping: EarlyStoppingConfig | None = None
@@ -150,7 +225,7 @@ class TrainConfig(_Frozen):
     # unit, x/255 in [0, 1] (the Keras baselines' preprocessing)
     pixels: Literal["standardized", "unit"] = "standardized"
     # None: 256 on a CPU (faster there than larger batches: cache), 1024 on a GPU
-    eval_batch_size: int | None = Field(None, ge=1)
+    eval_batch_size: Int | None = Field(None, ge=1, le=MAX_BATCH)
     seed: Seed = 0  # model init and batch order; trial N trains with seed + N
     # auto: CUDA, then Apple MPS, then the CPU; whether the named one exists is checked
     # before anything runs (train.device_problem)
@@ -169,8 +244,9 @@ class TrainConfig(_Frozen):
 
 # ----------------------------------------------------------------------------- data, sweep
 class DataConfig(_Frozen):
-    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # stratified, from the training images
-    subset: int | None = Field(None, ge=100)  # use only this many training images (stratified)
+    val_fraction: Float = Field(0.1, gt=0.0, lt=1.0)  # stratified, from the training images
+    # use only this many training images (stratified; the training set has 60,000)
+    subset: Int | None = Field(None, ge=100, le=60_000)
     split_seed: Seed = 0  # the same split for every trial of every sweep
 
 
@@ -183,32 +259,34 @@ class PrunerConfig(_Frozen):
     """
 
     kind: Literal["none", "median", "asha"] = "none"
-    warmup_epochs: int = Field(1, ge=0)  # median: epochs before any trial is compared
-    min_trials: int = Field(2, ge=1)  # median: other trials needed at an epoch
-    min_epochs: int = Field(1, ge=1)  # asha: the first rung
-    eta: int = Field(3, ge=2)  # asha: reduction factor
+    warmup_epochs: Int = Field(1, ge=0, le=MAX_EPOCHS)  # median: epochs before comparing
+    min_trials: Int = Field(2, ge=1, le=MAX_TRIALS)  # median: other trials needed at an epoch
+    min_epochs: Int = Field(1, ge=1, le=MAX_EPOCHS)  # asha: the first rung
+    eta: Int = Field(3, ge=2, le=100)  # asha: reduction factor
 
 
 class SweepConfig(_Frozen):
     # grid: every combination of the choice dimensions, once per seed (max_evals unused)
     algo: Literal["tpe", "random", "anneal", "grid"] = "tpe"
-    max_evals: int = Field(10, ge=1)
+    max_evals: Int = Field(10, ge=1, le=MAX_TRIALS)
     # runs (seeds) per configuration for the top configurations after the search
     # (grid: for every combination)
-    repeats: int = Field(1, ge=1)
-    repeat_top: int = Field(1, ge=1)  # how many of the best configurations get repeats
+    repeats: Int = Field(1, ge=1, le=MAX_REPEATS)
+    repeat_top: Int = Field(1, ge=1, le=MAX_REPEATS)  # how many best configurations get repeats
     seed: Seed = 42
     objective: Literal["val_loss", "val_accuracy"] = "val_accuracy"
-    timeout_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget for the sweep
-    no_progress_stop: int | None = Field(None, ge=1)  # stop after N trials without a new best
+    # wall-clock budget for the sweep (at most a year)
+    timeout_minutes: Float | None = Field(None, gt=0.0, le=525_600.0)
+    # stop after N trials without a new best
+    no_progress_stop: Int | None = Field(None, ge=1, le=MAX_TRIALS)
     backend: Literal["local", "spark"] = "local"  # spark: Hyperopt's SparkTrials
-    parallelism: int = Field(2, ge=1)  # spark: trials running at once
+    parallelism: Int = Field(2, ge=1, le=MAX_REPEATS)  # spark: trials running at once
     # log the selected configuration's model and register it (like MLflow's log_models);
     # false keeps only its weights and config as run artifacts (saves torch.export's seconds)
-    log_model: bool = True
+    log_model: Bool = True
     # draw every trial's learning curves and confusion matrix (about a second a trial);
     # false draws the selected trial's only (every trial keeps its numbers)
-    trial_figures: bool = False
+    trial_figures: Bool = False
     pruner: PrunerConfig = PrunerConfig()
 
 
@@ -291,6 +369,8 @@ class ExperimentConfig(_Frozen):
     @field_validator("name")
     @classmethod
     def _printable(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the name (the MLflow experiment) must not be blank")
         if not v.isprintable():
             raise ValueError("the name (the MLflow experiment) must be printable text")
         if "/" in v or ":" in v or v.startswith("..") or v == ".":
@@ -532,7 +612,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.epochs=3.")
     key, _, value = text.partition("=")
     try:
-        parsed = yaml.safe_load(value)
+        parsed = yaml.load(value, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except (yaml.YAMLError, RecursionError):
         raise ConfigError(f"override {_short(text)}: the value is not valid YAML.") from None
     check_shape(parsed, f"override {_short(text)}")

@@ -10,6 +10,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 
+def quiet_libraries() -> None:
+    """No third-party output on the user's terminal or log file: MLflow's INFO lines and
+    its artifact download bars ("Downloading artifacts: 100%|...") off. Set in the
+    environment, so that MLflow reads it when imported, here or in a Spark worker; a user
+    who sets a variable keeps it."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
 def show(value: Any) -> str:
     """A value as printed: floats at 4 significant digits (0.002148, not 0.002148409069...)."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -48,6 +48,11 @@ class DataError(RuntimeError):
     """Missing, truncated or malformed dataset files."""
 
 
+class PickleError(DataError):
+    """A ``--data-pickle`` file that cannot be read as the older baselines' pickle: bad
+    input, named by the command line like a bad experiment file."""
+
+
 @dataclass(frozen=True)
 class Splits:
     """Images as uint8 ``[N, 28, 28]``, labels as int64 ``[N]`` (numpy, device-agnostic)."""
@@ -176,8 +181,6 @@ def load_pickle(path: str | Path, allow: bool = False) -> dict[str, np.ndarray]:
     """The older baseline's pickle format: either one tuple ``((x_train, y_train), (x_test,
     y_test))`` or the four arrays dumped one after another. Pickle runs code while loading,
     so this needs ``allow=True`` (``--allow-pickle``) and warns."""
-    import pickle
-
     from loguru import logger
 
     path = Path(path)
@@ -187,16 +190,7 @@ def load_pickle(path: str | Path, allow: bool = False) -> dict[str, np.ndarray]:
             "trust this file, pass --allow-pickle; otherwise use the IDX files (make data)."
         )
     logger.warning("loading pickled data from {}: pickle runs code; only use trusted files", path)
-    objects = []
-    try:
-        with path.open("rb") as fh:
-            while True:
-                try:
-                    objects.append(pickle.load(fh))  # noqa: S301 (explicitly allowed above)
-                except EOFError:
-                    break
-    except (OSError, pickle.UnpicklingError) as exc:
-        raise DataError(f"{path}: cannot read the pickle ({exc}).") from None
+    objects = _unpickle_all(path)
     if len(objects) == 1 and isinstance(objects[0], tuple) and len(objects[0]) == 2:
         (x_train, y_train), (x_test, y_test) = objects[0]
     elif len(objects) == 4:
@@ -228,6 +222,27 @@ def load_pickle(path: str | Path, allow: bool = False) -> dict[str, np.ndarray]:
         "t10k-images-idx3-ubyte": xs,
         "t10k-labels-idx1-ubyte": labels(y_test, len(xs)),
     }
+
+
+def _unpickle_all(path: Path) -> list[Any]:
+    """Every object pickled one after another in ``path``."""
+    import pickle
+
+    objects = []
+    try:
+        with path.open("rb") as fh:
+            while True:
+                try:
+                    objects.append(pickle.load(fh))  # noqa: S301 (explicitly allowed)
+                except EOFError:
+                    return objects
+    except Exception as exc:  # a text file, another format, a class this code lacks
+        why = f"{type(exc).__name__}: {str(exc).strip() or 'no details'}"[:300]
+        raise PickleError(
+            f"{path}: cannot be read as a pickle ({why}). --data-pickle takes a file written "
+            "by pickle.dump: ((x_train, y_train), (x_test, y_test)) or four arrays dumped one "
+            "after another; or leave it out and use the IDX files (make data)."
+        ) from None
 
 
 def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -79,6 +79,9 @@ def main(argv: list[str]) -> int:
     uri = existing(args.tracking_uri)
     if uri is None:
         return 2
+    from .console import quiet_libraries
+
+    quiet_libraries()
     import yaml
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient

@@ -115,6 +115,9 @@ def main(argv: list[str]) -> int:
     uri = existing(args.tracking_uri)
     if uri is None:
         return 2
+    from .console import quiet_libraries
+
+    quiet_libraries()
     import mlflow
     import mlflow.pytorch
     from mlflow.exceptions import MlflowException

@@ -30,6 +30,7 @@ from loguru import logger
 
 from . import metrics as M
 from .config import ConfigError, ExperimentConfig, config_digest
+from .faults import writing
 
 if TYPE_CHECKING:
     from .tracking import Tracker
@@ -130,18 +131,20 @@ def finish(path: Path, state: SweepState, config: ExperimentConfig) -> None:
 
 
 def save(path: Path, state: SweepState) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write to a temporary file in the same folder, then rename: never a half-written file
+    (a full disk: :class:`StorageFull`, the state before it kept)."""
+    with writing("saving the sweep's state", path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def load(path: Path) -> SweepState | None:
@@ -187,7 +190,8 @@ def claim(tracking_uri: str, experiment: str, source: str, fresh: bool) -> Itera
     from filelock import FileLock, Timeout
 
     base = state_path(tracking_uri, experiment)
-    base.parent.mkdir(parents=True, exist_ok=True)
+    with writing("creating the sweep's state folder", base.parent):
+        base.parent.mkdir(parents=True, exist_ok=True)
     for slot in itertools.count(1):
         path = slot_path(base, slot)
         lock = FileLock(path.with_name(path.name.replace(".trials.pkl", ".lock")))
@@ -208,7 +212,8 @@ def claim(tracking_uri: str, experiment: str, source: str, fresh: bool) -> Itera
         "since": datetime.now().isoformat(timespec="seconds"),
     }
     try:
-        _owner_file(path).write_text(json.dumps(owner))
+        with writing("claiming the sweep", _owner_file(path)):
+            _owner_file(path).write_text(json.dumps(owner))
         yield path
     finally:  # no files left behind: a contender that opened the unlinked lock file retries
         _owner_file(path).unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from . import resume, selection
 from .backends import Backend, make_backend, store_lost
 from .config import ExperimentConfig, content_hash, to_yaml
 from .console import progress
+from .faults import StorageFull, full_message, storage_problem, writing
 from .signals import GracefulStop, StoreLost, SweepInterrupted
 from .space import apply_sample, build_space, grid_points
 from .tracking import BEST_ALIAS, DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, source_tags
@@ -280,8 +281,9 @@ def _log_best_model(
         return None
     try:
         trained = apply_sample(config, {**best.params, "train.seed": best.seed})
-        (scratch / "config.yaml").write_text(to_yaml(trained))
-        shutil.copyfile(checkpoint, scratch / "state_dict.pt")
+        with writing("saving the selected model's files", scratch):
+            (scratch / "config.yaml").write_text(to_yaml(trained))
+            shutil.copyfile(checkpoint, scratch / "state_dict.pt")
         tracker.log_file(best.run_id, scratch / "state_dict.pt", "trained")
         tracker.log_file(best.run_id, scratch / "config.yaml", "trained")
         if not config.sweep.log_model:
@@ -291,6 +293,8 @@ def _log_best_model(
     except (MlflowException, SQLAlchemyError):
         raise
     except Exception as exc:
+        if problem := storage_problem(exc):  # (torch.export's temporary files, say)
+            raise StorageFull(full_message("logging the selected model", problem)) from None
         reason = f"{type(exc).__name__}: {exc}"
         logger.warning("the selected model could not be logged: {}", reason)
         tracker.set_tags(best.run_id, {M.TAG_MODEL_ERROR: reason[:5000]})

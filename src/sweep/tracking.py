@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from . import metrics as M
+from .faults import StorageFull, folder_refuses_writes, full_message, storage_problem
 from .signals import StoreLost
 from .store import (
     DEFAULT_TRACKING_URI,
@@ -181,6 +182,7 @@ class Tracker:
         self.store_timeout = store_timeout
         self.should_stop = should_stop  # a Ctrl-C while retrying: give up at once
         self.lost = False  # set once the store has not answered for store_timeout seconds
+        self.fault: str | None = None  # set once a write failed for want of room
         if kind(tracking_uri) == "server":  # fail fast: this class retries, up to store_timeout
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
@@ -206,6 +208,8 @@ class Tracker:
     def _call(self, fn: Callable[[], T]) -> T:
         """``fn()``, retried while SQLite is busy, and while the store does not answer (a
         console line says so) for up to ``store_timeout`` seconds; then :class:`StoreLost`."""
+        if self.fault:
+            raise StorageFull(self.fault)
         if self.lost:
             raise StoreLost(self._lost_message())
         since = None
@@ -213,6 +217,7 @@ class Tracker:
             try:
                 return with_retry(fn)
             except Exception as exc:
+                self._refused_write(exc)
                 reason = unreachable(exc)
                 if not reason:
                     raise
@@ -231,6 +236,19 @@ class Tracker:
                     self.lost = True
                     raise StoreLost(self._lost_message(stopping)) from None
                 time.sleep(min(2.0, max(0.1, self.store_timeout / 20)))
+
+    def _refused_write(self, exc: Exception) -> None:
+        """Raise :class:`StorageFull` where ``exc`` says the disk refused a write (a full
+        disk is no outage: waiting for it does not help), and from then on at once."""
+        problem = storage_problem(exc)
+        db = sqlite_path(self.tracking_uri)
+        if problem is None and db is not None and unreachable(exc):
+            problem = folder_refuses_writes(db.parent)  # SQLite's "disk I/O error"
+        if problem is None:
+            return
+        self.lost = True
+        self.fault = full_message(f"writing to the store {shown(self.tracking_uri)}", problem)
+        raise StorageFull(self.fault) from None
 
     def _lost_message(self, stopping: bool = False) -> str:
         if stopping:

@@ -21,10 +21,11 @@ import numpy as np
 from loguru import logger
 
 from . import metrics as M
-from .config import ExperimentConfig
+from .config import ExperimentConfig, TrainConfig
 from .console import EpochLines, describe_params
+from .faults import StorageFull, full_message, storage_problem, writing
 from .selection import REPEAT, TRIAL, config_id, trial_seed
-from .signals import SweepInterrupted
+from .signals import StoreLost, SweepInterrupted
 from .space import apply_sample, trial_params
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .tracking import Tracker
 
 STATUS_OK, STATUS_FAIL = "ok", "fail"  # hyperopt's own status strings
+EVAL_PRECISION = "fp32"  # of a trial's final figures: the logged model computes in fp32
 FAILURE_TRACE = "failure.txt"  # a failed trial's full traceback, an artifact of its run
 
 
@@ -156,7 +158,7 @@ def train_trial(
 
     from .data import make_splits, source_of
     from .models import build_model, count_parameters
-    from .train import evaluate, fit
+    from .train import fit
 
     if device is None:
         device, _ = place_trial(trial.train.device, trial.train.precision, ctx.threads)
@@ -174,19 +176,11 @@ def train_trial(
     fitted = fit(model, splits, trial.train, device=device, **hooks)
     if fitted.interrupted:
         raise SweepInterrupted(f"trial stopped after epoch {fitted.epochs_run}")
-    x_test, y_test = torch.from_numpy(splits.x_test), torch.from_numpy(splits.y_test)
-    test = evaluate(
-        model,
-        x_test,
-        y_test,
-        batch_size=trial.train.eval_batch_size,
-        precision=fitted.precision,
-        pixels=trial.train.pixels,
-    )
+    val, test = final_figures(model, splits, trial.train)
     return TrialOutcome(
         history=fitted.history,
-        val_accuracy=fitted.val_accuracy,
-        val_loss=fitted.val_loss,
+        val_accuracy=val.accuracy,
+        val_loss=val.loss,
         best_val_accuracy=fitted.best_val_accuracy,
         test_accuracy=test.accuracy,
         test_loss=test.loss,
@@ -201,6 +195,27 @@ def train_trial(
         device=device.type,
         precision=fitted.precision,
         pruned_at=fitted.pruned_at,
+    )
+
+
+def final_figures(model: Any, splits: Splits, train: TrainConfig) -> tuple[Any, Any]:
+    """The returned model's validation and test figures, as the logged model computes them:
+    in fp32, whatever precision training used (bf16's per-epoch figures differ in the last
+    digits), so that ``predict`` with the registered model reproduces them exactly."""
+    import torch
+
+    from .train import evaluate
+
+    return tuple(
+        evaluate(
+            model,
+            torch.from_numpy(x),
+            torch.from_numpy(y),
+            batch_size=train.eval_batch_size,
+            precision=EVAL_PRECISION,
+            pixels=train.pixels,
+        )
+        for x, y in ((splits.x_val, splits.y_val), (splits.x_test, splits.y_test))
     )
 
 
@@ -250,11 +265,23 @@ def example_images(n: int = 2) -> Any:
     return rng.integers(0, 256, size=(n, 1, 28, 28)).astype(np.float32)
 
 
-def save_weights(outcome: TrialOutcome, path: Path) -> None:
-    """The trial's weights in the sweep's scratch folder (the best trial's are logged)."""
+def torch_bytes(obj: Any) -> bytes:
+    """``obj`` as ``torch.save`` writes it, in memory: written with Python's own file calls,
+    a full disk is an ``OSError`` naming its errno and file (torch's writer says only
+    "unexpected pos")."""
+    import io
+
     import torch
 
-    torch.save(outcome.state_dict, path)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def save_weights(outcome: TrialOutcome, path: Path) -> None:
+    """The trial's weights in the sweep's scratch folder (the best trial's are logged)."""
+    with writing("saving the trial's weights", path):
+        path.write_bytes(torch_bytes(outcome.state_dict))
 
 
 def _recorder(tracker: Tracker, run_id: str, lines: EpochLines) -> Callable[..., None]:
@@ -297,10 +324,9 @@ class TrialCheckpoint:
         return state if same else None
 
     def saver(self, run_id: str) -> Callable[[dict[str, Any]], None] | None:
-        """Writes a state (atomically: a new file, then a rename). One that cannot be
-        written (a full disk) is a warning: the trial trains on without it."""
-        import torch
-
+        """Writes a state (atomically: a new file, then a rename). A full disk, a quota or
+        a read-only folder stops the sweep (:class:`StorageFull`: resumable once mended);
+        another fault (the folder gone) is a warning: the trial trains on without it."""
         if self.path is None:
             return None
         path, keys = self.path, {"run_id": run_id, "config_id": self.config_id, "seed": self.seed}
@@ -308,9 +334,14 @@ class TrialCheckpoint:
         def save(state: dict[str, Any]) -> None:
             tmp = path.with_suffix(".tmp")
             try:
-                torch.save({**state, **keys}, tmp)
-                tmp.replace(path)
-            except (OSError, RuntimeError) as exc:  # (torch's writer raises RuntimeError)
+                with writing(f"writing the checkpoint of epoch {state['epoch']}", tmp):
+                    tmp.write_bytes(torch_bytes({**state, **keys}))
+                    tmp.replace(path)
+            except StorageFull:
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+                raise
+            except OSError as exc:
                 logger.warning("checkpoint of epoch {} not written: {}", state["epoch"], exc)
                 with contextlib.suppress(OSError):
                     tmp.unlink(missing_ok=True)
@@ -432,7 +463,7 @@ def run_trial(
     keys = {"params": params, "run_id": run_id, "config_id": cid, "seed": seed, "role": role}
     try:
         device, precision = place_trial(trial.train.device, trial.train.precision, ctx.threads)
-        resolved = {"resolved.device": device.type, "resolved.precision": precision}
+        resolved = _resolved(device.type, precision)
         _log_params(tracker, run_id, {**trial.fixed_params(), **resolved}, earlier)
         outcome = train_trial(
             trial,
@@ -453,22 +484,56 @@ def run_trial(
         summary = TrialSummary.of(number, outcome, config.sweep.objective, **keys)
         _log_finished(label, summary, outcome)
         return summary.to_result()
-    except KeyboardInterrupt:  # SweepInterrupted too: the trial goes on when resumed
+    except KeyboardInterrupt as exc:  # SweepInterrupted too: the trial goes on when resumed
         status = "KILLED"
-        goes_on = ckpt.path is not None and ckpt.path.is_file()
-        why = "goes on from its last epoch" if goes_on else "runs again"
-        tracker.set_tags(run_id, {M.TAG_FAILURE: f"interrupted; {why} when resumed"})
+        _mark_interrupted(tracker, run_id, ckpt, exc)
         raise
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
-        reason = f"{type(exc).__name__}: {exc}"
-        logger.warning("trial {:>3} failed: {}", label, reason)
-        tracker.set_tags(run_id, {M.TAG_FAILURE: reason[:5000]})
-        tracker.log_text(run_id, traceback.format_exc(), FAILURE_TRACE)
+        status = "KILLED"  # (unless it is recorded)
+        reason = _record_failure(tracker, run_id, label, exc)
+        status = "FAILED"
         return TrialSummary(number, STATUS_FAIL, failure=reason, **keys).to_result()
     finally:
-        tracker.end_run(run_id, status)
+        if not tracker.lost:
+            tracker.end_run(run_id, status)
         if status != "KILLED":
             ckpt.remove()
+
+
+def _resolved(device: str, precision: str) -> dict[str, str]:
+    """The params that say where and how a trial computed."""
+    return {
+        "resolved.device": device,
+        "resolved.precision": precision,  # of training and its per-epoch figures
+        "resolved.eval_precision": EVAL_PRECISION,  # of the final figures
+    }
+
+
+def _mark_interrupted(
+    tracker: Tracker, run_id: str, ckpt: TrialCheckpoint, exc: KeyboardInterrupt
+) -> None:
+    """Say in its run how an interrupted trial goes on. Where the store is lost or the disk
+    full, nothing more is written (the run stays RUNNING: a resumed sweep marks it)."""
+    if isinstance(exc, StoreLost):
+        tracker.lost = True
+        return
+    goes_on = ckpt.path is not None and ckpt.path.is_file()
+    why = "goes on from its last epoch" if goes_on else "runs again"
+    tracker.set_tags(run_id, {M.TAG_FAILURE: f"interrupted; {why} when resumed"})
+
+
+def _record_failure(tracker: Tracker, run_id: str, label: str, exc: Exception) -> str:
+    """A failed trial's reason and traceback, into its run; returns the reason. A write
+    refused for want of room (a temporary file, say) is no failure of the trial: it stops
+    the sweep (:class:`StorageFull`), and the trial runs again when resumed."""
+    if problem := storage_problem(exc):
+        tracker.lost = True
+        raise StorageFull(full_message(f"trial {label}", problem)) from None
+    reason = f"{type(exc).__name__}: {exc}"
+    logger.warning("trial {:>3} failed: {}", label, reason)
+    tracker.set_tags(run_id, {M.TAG_FAILURE: reason[:5000]})
+    tracker.log_text(run_id, traceback.format_exc(), FAILURE_TRACE)
+    return reason
 
 
 def _trial_config(
