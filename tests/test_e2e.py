@@ -351,3 +351,34 @@ def test_a_bf16_trained_model_predicts_exactly_what_its_run_logged(
     assert val_accuracy == run.data.metrics[M.MODEL_VAL_ACCURACY]  # what selection used
     assert run.data.params["resolved.precision"] == "bf16"
     assert run.data.params["resolved.eval_precision"] == "fp32"
+
+
+def test_exp15_s_recipe_runs_and_its_logged_model_applies_the_tta(
+    real_data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """exp15's file on a tiny budget: the residual network, the one-cycle schedule, label
+    smoothing and flip TTA in validation, test and the registered model alike."""
+    from sweep.predict import main as predict
+
+    done = run_cli(
+        EXPERIMENTS / "exp15_fast.yaml",
+        *("--epochs", "2", "--subset", "1500", "--repeats", "1", "--no-progress"),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    version = client.get_model_version_by_alias("exp15_fast", "best")
+    run = client.get_run(version.run_id)
+    params = run.data.params
+    assert params["model.kind"] == "resnet" and params["eval.tta"] == "['hflip']"
+    assert params["train.scheduler.name"] == "onecycle"
+    assert run.data.metrics[M.NUM_PARAMETERS] == 463_594
+    lr = [m.value for m in client.get_metric_history(run.info.run_id, M.LR)]
+    assert lr[0] == pytest.approx(3e-3 / 25) and lr[1] > lr[0]  # stepped within epoch 1
+    out = tmp_path / "PRED.dat"
+    assert predict(["models:/exp15_fast@best", "--out", str(out), "--tracking-uri", uri]) == 0
+    logged = client.download_artifacts(run.info.run_id, "predictions.txt", str(tmp_path))
+    assert out.read_text() == Path(logged).read_text()  # the logged model averages both views
+    test_accuracy = run.data.metrics[M.TEST_ACCURACY]
+    assert f"accuracy {test_accuracy:.4f} on 10000 images" in capsys.readouterr().out

@@ -176,8 +176,23 @@ class WideDeepConfig(_Frozen):
     dropout: Float = Field(0.5, ge=0.0, lt=1.0)
 
 
+class ResNetConfig(_Frozen):
+    """A compact residual network (ResNet-9 style): a 3x3 conv stem of ``stem`` channels;
+    per entry of ``widths`` a stage of conv3x3 to that width, 2x2 max-pool (28 px -> 14 -> 7
+    ...) and ``blocks`` residual pairs; global pooling; one linear layer. BatchNorm after
+    every conv. At the defaults, 464K parameters."""
+
+    kind: Literal["resnet"] = "resnet"
+    stem: Int = Field(32, ge=1, le=MAX_WIDTH)  # channels of the stem conv (28 x 28)
+    widths: tuple[Annotated[Int, Field(ge=1, le=MAX_WIDTH)], ...] = Field(
+        (64, 128), min_length=1, max_length=4
+    )  # one stage each; each stage halves the side, so at most 4 (28 -> 1)
+    blocks: Int = Field(1, ge=0, le=8)  # residual pairs (conv-BN-ReLU twice) per stage
+    pool: Literal["max", "avg"] = "max"  # global pooling before the linear layer
+
+
 # The model kinds, listed once: a new kind is a class here and a builder in models.REGISTRY.
-MODEL_CONFIGS: tuple[type[_Frozen], ...] = (CNNConfig, MLPConfig, WideDeepConfig)
+MODEL_CONFIGS: tuple[type[_Frozen], ...] = (CNNConfig, MLPConfig, WideDeepConfig, ResNetConfig)
 MODEL_KINDS: tuple[str, ...] = tuple(
     get_args(c.model_fields["kind"].annotation)[0] for c in MODEL_CONFIGS
 )
@@ -187,19 +202,49 @@ ModelConfig = Annotated[reduce(operator.or_, MODEL_CONFIGS), Field(discriminator
 # ----------------------------------------------------------------------------- training
 class OptimizerConfig(_Frozen):
     name: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: Float = Field(1e-3, gt=0.0, le=100.0)
-    weight_decay: Float = Field(0.0, ge=0.0, le=100.0)
+    lr: Float = Field(1e-3, gt=0.0)
+    weight_decay: Float = Field(0.0, ge=0.0)
     momentum: Float = Field(0.9, ge=0.0, lt=1.0)  # SGD only
+    nesterov: Bool = False  # SGD only: Nesterov momentum
+    # SGD only: weight decay applied to the weights directly (w -= lr * wd * w, as AdamW
+    # does), not added to the gradient where momentum would carry it
+    decoupled_weight_decay: Bool = False
+
+    @model_validator(mode="after")
+    def _sgd_only(self) -> OptimizerConfig:
+        if self.name != "sgd" and (self.nesterov or self.decoupled_weight_decay):
+            raise ValueError(
+                "nesterov and decoupled_weight_decay are SGD's (adamw decays decoupled "
+                "already): set name: sgd, or remove them"
+            )
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs momentum > 0")
+        return self
 
 
 class SchedulerConfig(_Frozen):
-    name: Literal["none", "step", "plateau"] = "none"
+    """How the learning rate moves. ``step`` and ``plateau`` act once per epoch; ``onecycle``
+    (up from lr/25 to lr over ``warmup`` of the steps, then down to lr/25e4) and ``cosine``
+    (up from 0 over ``warmup``, then a half cosine down to ``min_lr``) act after every
+    batch."""
+
+    name: Literal["none", "step", "plateau", "onecycle", "cosine"] = "none"
+    # onecycle, cosine: the fraction of all training steps spent warming up (0.25 of 20
+    # epochs: 5 epochs)
+    warmup: Float = Field(0.25, ge=0.0, lt=1.0)
+    anneal: Literal["cos", "linear"] = "cos"  # onecycle: the shape of its way up and down
     step_size: Int = Field(10, ge=1, le=MAX_EPOCHS)  # StepLR: epochs between decays
     gamma: Float = Field(0.5, gt=0.0, le=1.0)  # StepLR: factor per decay
     factor: Float = Field(0.5, gt=0.0, lt=1.0)  # ReduceLROnPlateau: factor on a plateau
     patience: Int = Field(2, ge=0, le=MAX_EPOCHS)  # ReduceLROnPlateau: epochs without gain
-    min_lr: Float = Field(1e-6, ge=0.0, le=100.0)  # ReduceLROnPlateau floor
+    min_lr: Float = Field(1e-6, ge=0.0)  # ReduceLROnPlateau's floor; cosine's end
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"  # ReduceLROnPlateau
+
+    @model_validator(mode="after")
+    def _warmup(self) -> SchedulerConfig:
+        if self.name == "onecycle" and self.warmup == 0:
+            raise ValueError("onecycle needs warmup > 0 (its way up); cosine can start at lr")
+        return self
 
 
 class EarlyStoppingConfig(_Frozen):
@@ -210,6 +255,10 @@ class EarlyStoppingConfig(_Frozen):
 
 class AugmentConfig(_Frozen):
     hflip: Bool = False  # random horizontal flip, p=0.5
+    # random erasing (Zhong et al.): with this probability per image, a rectangle of 2-40%
+    # of its area (aspect 0.3-3.3) is filled with random pixels; 0 is off
+    random_erasing: Float = Field(0.0, ge=0.0, le=1.0)
+    cutout: Int = Field(0, ge=0, le=28)  # a square of this side zeroed in every image (0 off)
     crop_padding: Int = Field(0, ge=0, le=8)  # random shift by up to this many pixels
 
 
@@ -220,6 +269,13 @@ class TrainConfig(_Frozen):
     scheduler: SchedulerConfig = SchedulerConfig()
     early_stopping: EarlyStoppingConfig | None = None
     augment: AugmentConfig = AugmentConfig()
+    # training loss only: the target puts 1 - s on its class and s/10 on every class
+    # (validation and test losses stay plain cross-entropy, comparable across runs)
+    label_smoothing: Float = Field(0.0, ge=0.0, lt=1.0)
+    # weights averaged after every step, w_ema = d * w_ema + (1 - d) * w (BatchNorm's
+    # statistics too), validated, tested and logged in place of the raw weights; a decay
+    # of 0.999 averages over about 1,000 steps. None: off
+    ema: Float | None = Field(None, gt=0.0, lt=1.0)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     # how pixels enter the model: standardized, (x/255 - mean) / std of the training images;
     # unit, x/255 in [0, 1] (the Keras baselines' preprocessing)
@@ -240,6 +296,14 @@ class TrainConfig(_Frozen):
                 "(the N-th GPU) or mps (Apple silicon)"
             )
         return v
+
+
+class EvalConfig(_Frozen):
+    """How a model is scored, in validation (every epoch, and for selection) and test
+    alike, and by the logged model: ``tta: [hflip]`` averages the softmax of the image and
+    of its mirror image (test-time augmentation)."""
+
+    tta: tuple[Literal["hflip"], ...] = Field((), max_length=1)
 
 
 # ----------------------------------------------------------------------------- data, sweep
@@ -362,6 +426,7 @@ class ExperimentConfig(_Frozen):
     hypothesis: str = ""
     model: ModelConfig = CNNConfig()
     train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
     data: DataConfig = DataConfig()
     sweep: SweepConfig = SweepConfig()
     search: dict[str, Distribution] = {}

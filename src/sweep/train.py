@@ -19,6 +19,7 @@ from torch import nn
 from . import metrics as M
 from .config import TrainConfig
 from .data import Splits
+from .models import SIDE
 
 # Fashion-MNIST training-set pixel statistics, for per-batch normalisation
 MEAN, STD = 0.2860, 0.3530
@@ -143,20 +144,74 @@ def to_input(x: torch.Tensor, channels_last: bool, pixels: str = "standardized")
     return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
 
-class Scorer(nn.Module):
-    """A trained network with its input scaling, as it is logged and served: float32 pixel
-    values 0-255 of shape ``[N, 1, 28, 28]`` in, the 10 class logits out (in fp32)."""
+def predict_logits(model: nn.Module, x: torch.Tensor, tta: tuple[str, ...] = ()) -> torch.Tensor:
+    """``model``'s logits of the input batch ``x`` (in fp32); with ``tta`` (``hflip``), the
+    log of the mean softmax of the image and of its mirror image: still logits, whose
+    softmax is the average of the views'."""
+    logits = model(x).float()
+    if "hflip" not in tta:
+        return logits
+    mirrored = model(x.flip(-1)).float()
+    return torch.stack([logits.log_softmax(1), mirrored.log_softmax(1)]).logsumexp(0) - math.log(2)
 
-    def __init__(self, model: nn.Module, pixels: str = "standardized"):
+
+class Scorer(nn.Module):
+    """A trained network with its input scaling and its test-time augmentation, as it is
+    logged and served: float32 pixel values 0-255 of shape ``[N, 1, 28, 28]`` in, the 10
+    class logits out (in fp32)."""
+
+    def __init__(self, model: nn.Module, pixels: str = "standardized", tta: tuple[str, ...] = ()):
         super().__init__()
         self.model = model
         self.pixels = pixels
+        self.tta = tuple(tta)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x.float() / 255.0  # the same operations as to_input, in the same order
         if self.pixels == "standardized":
             out = (out - MEAN) / STD
-        return self.model(out).float()
+        return predict_logits(self.model, out, self.tta)
+
+
+ERASE_AREA = (0.02, 0.4)  # random erasing: the rectangle's share of the image (Zhong et al.)
+ERASE_ASPECT = (0.3, 1 / 0.3)  # and its height / width
+
+
+def _box_masks(
+    top: torch.Tensor, left: torch.Tensor, h: torch.Tensor, w: torch.Tensor
+) -> torch.Tensor:
+    """``[n, 28, 28]`` masks, one box per image: rows ``top`` to ``top + h``, columns
+    ``left`` to ``left + w`` (a box may stand over the edge: the part inside is masked)."""
+    grid = torch.arange(SIDE)
+    rows = (grid >= top[:, None]) & (grid < (top + h)[:, None])
+    cols = (grid >= left[:, None]) & (grid < (left + w)[:, None])
+    return rows[:, :, None] & cols[:, None, :]
+
+
+def erase(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """Random erasing of a uint8 batch: with probability ``p`` per image, a rectangle of
+    2-40% of its area and aspect 0.3-3.3, inside the image, filled with random pixels."""
+    n = x.shape[0]
+    area = torch.empty(n).uniform_(*ERASE_AREA, generator=gen) * SIDE * SIDE
+    aspect = torch.empty(n).uniform_(*map(math.log, ERASE_ASPECT), generator=gen).exp()
+    h = (area * aspect).sqrt().round().clamp(1, SIDE).long()
+    w = (area / aspect).sqrt().round().clamp(1, SIDE).long()
+    top = (torch.rand(n, generator=gen) * (SIDE - h + 1)).long()
+    left = (torch.rand(n, generator=gen) * (SIDE - w + 1)).long()
+    chosen = torch.rand(n, generator=gen).lt(p)
+    mask = (_box_masks(top, left, h, w) & chosen[:, None, None]).to(x.device)
+    noise = torch.randint(0, 256, x.shape, generator=gen, dtype=torch.uint8).to(x.device)
+    return torch.where(mask, noise, x)
+
+
+def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """Cutout: a ``size`` x ``size`` square of every image of a uint8 batch set to 0, its
+    centre anywhere in the image (so part of it may fall outside)."""
+    n = x.shape[0]
+    top = torch.randint(0, SIDE, (n,), generator=gen) - size // 2
+    left = torch.randint(0, SIDE, (n,), generator=gen) - size // 2
+    side = torch.full((n,), size)
+    return x.masked_fill(_box_masks(top, left, side, side).to(x.device), 0)
 
 
 def augment(x: torch.Tensor, hflip: bool, pad: int, gen: torch.Generator) -> torch.Tensor:
@@ -192,8 +247,10 @@ def evaluate(
     batch_size: int | None = None,
     precision: str = "fp32",
     pixels: str = "standardized",
+    tta: tuple[str, ...] = (),
 ) -> EvalResult:
-    """Mean cross-entropy, accuracy and predictions of ``model`` on uint8 images ``x``."""
+    """Mean cross-entropy, accuracy and predictions of ``model`` on uint8 images ``x``
+    (``tta``: the views whose softmax is averaged, see :func:`predict_logits`)."""
     device = next(model.parameters()).device
     batch_size = eval_batch_size(batch_size, device)
     channels_last = _uses_channels_last(model)
@@ -204,7 +261,7 @@ def evaluate(
         for start in range(0, len(x), batch_size):
             xb = to_input(x[start : start + batch_size].to(device), channels_last, pixels)
             yb = y[start : start + batch_size].to(device)
-            logits = model(xb).float()
+            logits = predict_logits(model, xb, tta)
             loss_sum += nn.functional.cross_entropy(logits, yb, reduction="sum")
             preds.append(logits.argmax(1))
     predictions = torch.cat(preds)
@@ -219,15 +276,60 @@ def evaluate(
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     o = cfg.optimizer
     if o.name == "sgd":
+        coupled = 0.0 if o.decoupled_weight_decay else o.weight_decay  # (else: decay_weights)
         return torch.optim.SGD(
-            model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
+            model.parameters(),
+            lr=o.lr,
+            momentum=o.momentum,
+            weight_decay=coupled,
+            nesterov=o.nesterov,
         )
     cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
     return cls(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):  # noqa: ANN201
+@torch.no_grad()
+def decay_weights(optimizer: torch.optim.Optimizer, weight_decay: float) -> None:
+    """SGD's decoupled weight decay, before its step: ``w -= lr * wd * w`` at the step's
+    learning rate, as AdamW decays (torch's SGD adds ``wd * w`` to the gradient instead)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.mul_(1.0 - group["lr"] * weight_decay)
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    """The optimizer steps of one epoch over ``n`` images (a 1-image tail is skipped)."""
+    full, tail = divmod(n, batch_size)
+    return max(1, full + (tail >= 2 or (tail == 1 and full == 0)))
+
+
+PER_BATCH = ("onecycle", "cosine")  # schedulers stepped after every batch, not every epoch
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps: int = 1):  # noqa: ANN201
+    """The learning-rate schedule; ``steps``: optimizer steps per epoch (the per-batch
+    schedules span ``epochs * steps``)."""
     s = cfg.scheduler
+    total = max(1, cfg.epochs * steps)
+    if s.name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=cfg.optimizer.lr,
+            total_steps=total,
+            pct_start=s.warmup,
+            anneal_strategy=s.anneal,
+            cycle_momentum=False,  # the optimizer's momentum (or Adam's betas) stays as set
+        )
+    if s.name == "cosine":
+        warm, floor = s.warmup * total, s.min_lr / cfg.optimizer.lr
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / (warm + 1)
+            done = min(1.0, (step - warm) / max(1.0, total - warm))
+            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * done))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     if s.name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
     if s.name == "plateau":
@@ -289,6 +391,38 @@ class _Loop:
     optimizer: torch.optim.Optimizer
     gen: torch.Generator
     started: float = 0.0  # perf_counter() when training started (earlier, if resumed)
+    per_batch: Any = None  # a schedule stepped after every batch (onecycle, cosine)
+    ema: Any = None  # torch's AveragedModel of the weights (train.ema), or None
+    tta: tuple[str, ...] = ()  # the views validation averages (eval.tta)
+
+    @property
+    def scored(self) -> nn.Module:
+        """The weights that are validated, kept and returned: the average, where kept."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
+        a = self.cfg.augment
+        if a.hflip or a.crop_padding:
+            xb = augment(xb, a.hflip, a.crop_padding, self.gen)
+        if a.random_erasing:
+            xb = erase(xb, a.random_erasing, self.gen)
+        if a.cutout:
+            xb = cutout(xb, a.cutout, self.gen)
+        return xb
+
+    def _step(self, loss: torch.Tensor) -> None:
+        """One optimizer step, and what goes with it: SGD's decoupled decay before it, the
+        per-batch schedule and the weights' average after it."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        o = self.cfg.optimizer
+        if o.decoupled_weight_decay and o.weight_decay:
+            decay_weights(self.optimizer, o.weight_decay)
+        self.optimizer.step()
+        if self.per_batch is not None:
+            self.per_batch.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
 
     def train_epoch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """One pass over a seeded permutation of ``x``; mean loss and accuracy."""
@@ -301,16 +435,13 @@ class _Loop:
             idx = order[start : start + cfg.batch_size]
             if len(idx) < 2 and start:  # a 1-image tail batch breaks BatchNorm; skip it
                 continue
-            xb = x[idx]
-            if cfg.augment.hflip or cfg.augment.crop_padding:
-                xb = augment(xb, cfg.augment.hflip, cfg.augment.crop_padding, self.gen)
-            xb, yb = to_input(xb, self.channels_last, cfg.pixels), y[idx]
+            xb, yb = to_input(self._augmented(x[idx]), self.channels_last, cfg.pixels), y[idx]
             with _autocast(self.device, self.precision):
                 logits = model(xb)
-            loss = nn.functional.cross_entropy(logits.float(), yb)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            loss = nn.functional.cross_entropy(
+                logits.float(), yb, label_smoothing=cfg.label_smoothing
+            )
+            self._step(loss)
             loss_sum += loss.detach() * len(idx)
             correct += (logits.argmax(1) == yb).sum()
         return loss_sum.item() / n, correct.item() / n
@@ -322,11 +453,12 @@ class _Loop:
         if not math.isfinite(train_loss):
             raise DivergedError(f"training loss became {train_loss} in epoch {epoch}")
         scored = evaluate(
-            self.model,
+            self.scored,
             *val,
             batch_size=self.cfg.eval_batch_size,
             precision=self.precision,
             pixels=self.cfg.pixels,
+            tta=self.tta,
         )
         return {
             M.TRAIN_LOSS: train_loss,
@@ -338,6 +470,9 @@ class _Loop:
 
 
 def _step_scheduler(scheduler: Any, record: dict[str, float], cfg: TrainConfig) -> None:
+    """After an epoch (the per-batch schedules step in the epoch instead)."""
+    if cfg.scheduler.name in PER_BATCH:
+        return
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         scheduler.step(record[cfg.scheduler.monitor])
     elif scheduler is not None:
@@ -362,6 +497,7 @@ def training_state(
         # machine with fewer GPUs still works
         "cuda_rng": torch.cuda.get_rng_state(loop.device) if loop.device.type == "cuda" else None,
         "history": list(history),
+        "ema": loop.ema.state_dict() if loop.ema is not None else None,
     }
 
 
@@ -378,6 +514,8 @@ def _load_training_state(
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"] is not None and loop.device.type == "cuda":
         torch.cuda.set_rng_state(state["cuda_rng"], loop.device)
+    if loop.ema is not None and state.get("ema") is not None:
+        loop.ema.load_state_dict(state["ema"])
     return list(state["history"])
 
 
@@ -413,7 +551,7 @@ def _epochs(
         record = loop.epoch(epoch, *data)
         history.append(record)
         _step_scheduler(scheduler, record, cfg)
-        ended = "early" if stopper.update(epoch, record, loop.model) else None
+        ended = "early" if stopper.update(epoch, record, loop.scored) else None
         ended = "done" if ended is None and epoch == cfg.epochs else ended
         if ended is None and hooks.should_prune and hooks.should_prune(epoch, record):
             ended = "pruned"
@@ -430,6 +568,16 @@ def _epochs(
     return "done", epoch
 
 
+def _averaged(model: nn.Module, decay: float | None) -> Any:
+    """torch's exponential moving average of ``model``'s weights and BatchNorm statistics,
+    or None without a decay."""
+    if decay is None:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def fit(
     model: nn.Module,
     splits: Splits,
@@ -441,6 +589,7 @@ def fit(
     should_prune: Callable[[int, dict[str, float]], bool] | None = None,
     checkpoint: Callable[[dict[str, Any]], None] | None = None,
     resume_from: dict[str, Any] | None = None,
+    tta: tuple[str, ...] = (),
 ) -> FitResult:
     """Train ``model`` (already initialised) on ``splits.x_train`` for ``cfg.epochs`` epochs.
 
@@ -451,6 +600,8 @@ def fit(
     ``should_prune(epoch, metrics)`` too; True ends training (the trial is behind the
     others: ``pruned_at`` says when). ``checkpoint(state)`` receives the
     :func:`training_state` after each epoch; ``resume_from`` such a state goes on from there.
+    ``tta``: the views validation averages (``eval.tta``). With ``cfg.ema`` the model is
+    returned holding the weights' average (the weights that were validated).
     Raises :class:`DivergedError` if the loss becomes NaN or infinite.
     """
     device = device or next(model.parameters()).device
@@ -464,9 +615,11 @@ def fit(
         for a in (splits.x_train, splits.y_train, splits.x_val, splits.y_val)
     )
     optimizer = make_optimizer(model, cfg)
-    scheduler = make_scheduler(optimizer, cfg)
+    scheduler = make_scheduler(optimizer, cfg, batches_per_epoch(len(x_train), cfg.batch_size))
     gen = torch.Generator().manual_seed(cfg.seed)
-    loop = _Loop(model, cfg, device, precision, channels_last, optimizer, gen)
+    loop = _Loop(model, cfg, device, precision, channels_last, optimizer, gen, tta=tuple(tta))
+    loop.per_batch = scheduler if cfg.scheduler.name in PER_BATCH else None
+    loop.ema = _averaged(model, cfg.ema)
     stopper = _EarlyStopping(cfg)
     history = _load_training_state(resume_from, loop, scheduler, stopper) if resume_from else []
     loop.started = time.perf_counter() - (resume_from or {}).get("seconds", 0.0)
@@ -474,6 +627,8 @@ def fit(
     data = ((x_train, y_train), (x_val, y_val))
     over = (resume_from or {}).get("ended")  # its training had ended: nothing to train
     ended, last = _epochs(loop, scheduler, stopper, history, data, hooks, over)
+    if loop.ema is not None:  # the returned model holds what was validated
+        model.load_state_dict(loop.ema.module.state_dict())
     model_epoch = stopper.restore(model, len(history))
     chosen = history[model_epoch - 1]
     return FitResult(

@@ -21,7 +21,7 @@ import numpy as np
 from loguru import logger
 
 from . import metrics as M
-from .config import ExperimentConfig, TrainConfig
+from .config import ExperimentConfig
 from .console import EpochLines, describe_params
 from .faults import StorageFull, full_message, storage_problem, writing
 from .selection import REPEAT, TRIAL, config_id, trial_seed
@@ -173,10 +173,10 @@ def train_trial(
     )
     torch.manual_seed(trial.train.seed)  # init and batch order: this run's own seed
     model = build_model(trial.model).to(device)
-    fitted = fit(model, splits, trial.train, device=device, **hooks)
+    fitted = fit(model, splits, trial.train, device=device, tta=trial.eval.tta, **hooks)
     if fitted.interrupted:
         raise SweepInterrupted(f"trial stopped after epoch {fitted.epochs_run}")
-    val, test = final_figures(model, splits, trial.train)
+    val, test = final_figures(model, splits, trial)
     return TrialOutcome(
         history=fitted.history,
         val_accuracy=val.accuracy,
@@ -198,7 +198,7 @@ def train_trial(
     )
 
 
-def final_figures(model: Any, splits: Splits, train: TrainConfig) -> tuple[Any, Any]:
+def final_figures(model: Any, splits: Splits, trial: ExperimentConfig) -> tuple[Any, Any]:
     """The returned model's validation and test figures, as the logged model computes them:
     in fp32, whatever precision training used (bf16's per-epoch figures differ in the last
     digits), so that ``predict`` with the registered model reproduces them exactly."""
@@ -211,9 +211,10 @@ def final_figures(model: Any, splits: Splits, train: TrainConfig) -> tuple[Any, 
             model,
             torch.from_numpy(x),
             torch.from_numpy(y),
-            batch_size=train.eval_batch_size,
+            batch_size=trial.train.eval_batch_size,
             precision=EVAL_PRECISION,
-            pixels=train.pixels,
+            pixels=trial.train.pixels,
+            tta=trial.eval.tta,
         )
         for x, y in ((splits.x_val, splits.y_val), (splits.x_test, splits.y_test))
     )
@@ -254,7 +255,7 @@ def load_scorer(trial: ExperimentConfig, checkpoint: Path) -> Any:
 
     model = build_model(trial.model)
     model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
-    return Scorer(model, trial.train.pixels).eval()
+    return Scorer(model, trial.train.pixels, trial.eval.tta).eval()
 
 
 def example_images(n: int = 2) -> Any:
