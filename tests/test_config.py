@@ -112,7 +112,7 @@ BAD = {
         "model.filters",
     ),
     "dropout_length": ("name: x\nmodel: {kind: cnn, num_blocks: 2, dropout: [0.1]}\n", "model"),
-    "unknown_model_kind": ("name: x\nmodel: {kind: resnet}\n", "model"),
+    "unknown_model_kind": ("name: x\nmodel: {kind: transformer}\n", "model"),
     "unknown_distribution": (
         "name: x\nsearch: {model.filters: {normal: [0, 1]}}\n",
         "model.filters",

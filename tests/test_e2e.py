@@ -91,6 +91,9 @@ def test_exp12_leaves_one_parent_and_two_finished_children(exp12_store: Path) ->
     assert len(parents) == 1 and len(children) == 2
     assert {c.data.tags[M.TAG_PARENT] for c in children} == {parents[0].info.run_id}
     assert {c.info.status for c in children} == {"FINISHED"}
+    first = next(c for c in children if c.data.tags[M.TAG_TRIAL] == "1")
+    published = {"model.filters": "256", "model.units1": "192", "model.units2": "96"}
+    assert {k: first.data.params[k] for k in published} == published  # sweep.start_with
     for child in children:
         assert {"model.filters", "model.units1", "model.units2"} <= set(child.data.params)
         assert child.data.params["train.epochs"] == "1"

@@ -113,6 +113,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="stop trials clearly behind the others at the same epoch (sweep.pruner.kind)",
     )
     p.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        help="no trial starts after this wall-clock time, e.g. 2h, 90m, 1h30m, 45s "
+        "(sweep.time_budget)",
+    )
+    p.add_argument(
+        "--time-budget-grace",
+        choices=["trial", "epoch"],
+        help="at the budget, the running trial finishes (trial, the default) or stops after "
+        "its epoch, resumable as after Ctrl-C (epoch) (sweep.time_budget_grace)",
+    )
+    p.add_argument(
         "--ui-port",
         type=int,
         default=5001,
@@ -140,6 +152,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         "sweep.parallelism": args.parallelism,
         "train.device": args.device,
         "sweep.pruner.kind": args.pruner,
+        "sweep.time_budget": args.time_budget,
+        "sweep.time_budget_grace": args.time_budget_grace,
     }
     out.update({k: v for k, v in flags.items() if v is not None})
     return out
@@ -196,6 +210,8 @@ def _print_dry_run(config: Any) -> None:
         f"# {s.algo} search, {runs}, seed {s.seed}, {goal} {s.objective} on the validation "
         f"split; {seeds}"
     )
+    if s.start_with:
+        print(f"# its first {len(s.start_with)} trial(s): the sweep.start_with configurations")
     if s.repeats > 1 and s.algo != "grid":
         print(
             f"# then the best {s.repeat_top} configuration(s) by mean validation accuracy "
@@ -331,6 +347,14 @@ def _report(result: Any, tracking_uri: str, port: int, name: str) -> int:
         interval,
         result.parent_run_id,
         shown(tracking_uri),
+    )
+    owed = f", {result.repeats_owed} repeat run(s) owed not run" if result.repeats_owed else ""
+    logger.info(
+        "ended by {}{}; trained {:,} epochs of at most {:,}",
+        result.ended_by.replace("_", " "),
+        owed,
+        result.epochs_trained,
+        result.epochs_possible,
     )
     print(best_table(result.trials), file=sys.stderr)
     _print_links(result, tracking_uri, port, name)

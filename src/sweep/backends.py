@@ -225,7 +225,7 @@ Backend = LocalBackend | SparkBackend
 def make_backend(cfg: SweepConfig, spark_master: str | None, tracking_uri: str) -> Backend:
     """The backend a sweep config asks for (Spark: its session is started here)."""
     if cfg.backend == "spark":
-        timeout = cfg.timeout_minutes * 60 if cfg.timeout_minutes else None
+        timeout = cfg.budget_seconds()
         master = resolve_master(spark_master, cfg.parallelism)
         return SparkBackend(master, cfg.parallelism, timeout, tracking_uri)
     return LocalBackend()

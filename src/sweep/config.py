@@ -54,6 +54,26 @@ MAX_REPEATS = 1_000  # repeats, repeat_top, parallelism
 MAX_BATCH = 65_536  # images per batch (the training set has 60,000)
 MAX_WIDTH = 65_536  # filters, units and hidden widths
 MAX_INT_DIGITS = 100  # an integer literal in a file: Python converts at most 4,300 digits
+MAX_SECONDS = 366 * 24 * 3600.0  # a sweep's time budget: at most a year
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d*)?)h)?(?:(\d+(?:\.\d*)?)m)?(?:(\d+(?:\.\d*)?)s)?")
+
+
+def parse_duration(text: str) -> float:
+    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or ``"600"`` -> seconds."""
+    compact = text.strip().replace(" ", "").lower()
+    try:
+        return float(compact)
+    except ValueError:
+        pass
+    match = _DURATION.fullmatch(compact)
+    if not compact or match is None:
+        raise ValueError(
+            f"a duration is written like 2h, 90m, 1h30m, 45s or 600 (seconds), got {text!r}"
+        )
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
 
 # What an experiment file can be: a few KB, a few levels deep. Past these limits a file is
 # refused with one message (instead of running out of memory, stack or patience).
@@ -339,8 +359,13 @@ class SweepConfig(_Frozen):
     repeat_top: Int = Field(1, ge=1, le=MAX_REPEATS)  # how many best configurations get repeats
     seed: Seed = 42
     objective: Literal["val_loss", "val_accuracy"] = "val_accuracy"
-    # wall-clock budget for the sweep (at most a year)
-    timeout_minutes: Float | None = Field(None, gt=0.0, le=525_600.0)
+    # a wall-clock budget for the whole sweep: "2h", "90m", "1h30m", "45s", or seconds; no
+    # trial starts after it (at most a year). timeout_minutes: the same, in minutes
+    time_budget: Float | None = Field(None, gt=0.0, le=MAX_SECONDS)
+    timeout_minutes: Float | None = Field(None, gt=0.0, le=MAX_SECONDS / 60)
+    # at the budget, the running trial: "trial" lets it finish, then the sweep ends with its
+    # summary; "epoch" stops it after its epoch, as Ctrl-C does (resumable)
+    time_budget_grace: Literal["trial", "epoch"] = "trial"
     # stop after N trials without a new best
     no_progress_stop: Int | None = Field(None, ge=1, le=MAX_TRIALS)
     backend: Literal["local", "spark"] = "local"  # spark: Hyperopt's SparkTrials
@@ -351,7 +376,26 @@ class SweepConfig(_Frozen):
     # draw every trial's learning curves and confusion matrix (about a second a trial);
     # false draws the selected trial's only (every trial keeps its numbers)
     trial_figures: Bool = False
+    # MLflow's system metrics on every trial run (CPU, memory, disk, network; GPU where
+    # there is one), sampled every 10 s: how busy the machine was
+    system_metrics: Bool = True
     pruner: PrunerConfig = PrunerConfig()
+    # configurations tried first, in order, before the search proposes its own (counted in
+    # max_evals, seeded and recorded like any trial, and learnt from): each a mapping of
+    # every searched key to a value inside its search dimension, e.g. a published winner
+    start_with: tuple[dict[str, Any], ...] = Field((), max_length=MAX_TRIALS)
+
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v) if isinstance(v, str) else v
+
+    def budget_seconds(self) -> float | None:
+        """The sweep's wall-clock budget in seconds (``time_budget``, else
+        ``timeout_minutes``), or None."""
+        if self.time_budget is not None:
+            return self.time_budget
+        return self.timeout_minutes * 60 if self.timeout_minutes is not None else None
 
 
 # ----------------------------------------------------------------------------- search space
@@ -410,6 +454,16 @@ class Distribution(_Frozen):
         if kind == "quniform" and args[2] <= 0:
             raise ValueError(f"quniform needs a step q > 0, got {args[2]}")
         return self
+
+    def contains(self, value: Any) -> bool:
+        """Whether the dimension can produce ``value`` (a choice: one of its options, of
+        the same kind: ``true`` is not 1; a range: a number within its bounds)."""
+        if self.kind == "choice":
+            return any(same_value(value, option) for option in self.args)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (self.kind == "int" and not isinstance(value, int)):
+            return False
+        return self.args[0] <= value <= self.args[1]
 
     def extremes(self) -> tuple[Any, ...]:
         """Values that span the dimension, used to check that every sample is valid."""
@@ -501,6 +555,44 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same kind (``True`` is not ``1``; a list equals a tuple)."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
+def _check_start_with(config: ExperimentConfig, source: str) -> None:
+    """Each ``sweep.start_with`` point names every searched key, each with a value its
+    search dimension can produce."""
+    searched = set(config.search)
+    for i, point in enumerate(config.sweep.start_with):
+        where = f"{source}: key 'sweep.start_with[{i}]'"
+        if config.sweep.algo == "grid":
+            raise ConfigError(
+                f"{where}: a grid runs every combination already; start_with is for the "
+                "tpe, random and anneal searches. Remove it, or change sweep.algo."
+            )
+        unknown, missing = sorted(set(point) - searched), sorted(searched - set(point))
+        if unknown:
+            raise ConfigError(
+                f"{where}: {', '.join(map(_part, unknown))} is not a searched key (the "
+                f"search has {', '.join(sorted(searched)) or 'none'}). Name searched keys only."
+            )
+        if missing:
+            raise ConfigError(
+                f"{where}: gives no value for the searched key(s) {', '.join(missing)}: a "
+                "starting point is a whole configuration. Add them."
+            )
+        for key, value in point.items():
+            dist = config.search[key]
+            if not dist.contains(value):
+                raise ConfigError(
+                    f"{where}: {key}={_short(value)} is outside its search dimension "
+                    f"{dist.describe()}. Use a value the search can produce."
+                )
 
 
 def _short(value: Any, limit: int = 120) -> str:
@@ -697,6 +789,7 @@ def validate(tree: dict[str, Any], source: str) -> ExperimentConfig:
             f"{', '.join(other)}. Make those dimensions choices, or use algo tpe, random or "
             "anneal."
         )
+    _check_start_with(config, source)
     for dotted, dist in config.search.items():
         for value in dist.extremes():
             trial = copy.deepcopy(tree)
@@ -730,6 +823,18 @@ def _check_path(tree: dict[str, Any], dotted: str) -> None:
         node = getattr(node, part)
 
 
+def _unsearch_start(tree: dict[str, Any], dotted: str) -> None:
+    """A key fixed by an override leaves the ``sweep.start_with`` points too (a point left
+    with no key is dropped)."""
+    points = (tree.get("sweep") or {}).get("start_with") if isinstance(tree, dict) else None
+    if not isinstance(points, list) or dotted.startswith("sweep.start_with"):
+        return
+    kept = [
+        {k: v for k, v in p.items() if k != dotted} if isinstance(p, dict) else p for p in points
+    ]
+    tree["sweep"]["start_with"] = [p for p in kept if p != {}]
+
+
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     """Read, inherit (``extends:``), override (dotted keys) and validate one experiment."""
     path = Path(path)
@@ -744,6 +849,7 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
         set_dotted(tree, dotted, value)
         if isinstance(tree.get("search"), dict):  # a fixed override replaces its search
             tree["search"].pop(dotted, None)
+        _unsearch_start(tree, dotted)
     return validate(tree, str(path))
 
 
@@ -754,15 +860,20 @@ def content_hash(path: str | Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# how long a sweep may run: not what it trains (a sweep its budget ended goes on without)
+_BUDGET_KEYS = ("time_budget", "timeout_minutes", "time_budget_grace")
+
+
 def config_digest(
     config: ExperimentConfig, train: tuple[str, ...] = (), sweep: tuple[str, ...] = ()
 ) -> str:
     """A short hash of the config without the ``train`` and ``sweep`` keys named, nor
     those that change where it trains or what is drawn and logged, never what is trained
-    (``train.device``, ``sweep.trial_figures``, ``sweep.log_model``)."""
+    (``train.device``, ``sweep.trial_figures``, ``sweep.log_model``,
+    ``sweep.system_metrics``), nor how long it may run (its time budget)."""
     exclude = {
         "train": {"device", *train},
-        "sweep": {"trial_figures", "log_model", *sweep},
+        "sweep": {"trial_figures", "log_model", "system_metrics", *_BUDGET_KEYS, *sweep},
     }
     text = config.model_dump_json(exclude=exclude)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

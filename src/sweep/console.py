@@ -65,6 +65,57 @@ class EpochLines:
         )
 
 
+def duration(seconds: float) -> str:
+    """``4000`` -> ``"1h07m"``; ``95`` -> ``"1m35s"``."""
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Pace:
+    """This machine's measured seconds per epoch, and how long the epochs a sweep may
+    still train would take at that pace: an estimate after the first timed epoch, then
+    refreshed as each trial ends (an early-stopped or pruned trial gives back the epochs
+    it did not train). One pace for the sweep: configurations of other widths count
+    at the mean of those measured so far."""
+
+    def __init__(
+        self, epochs_left: int, epochs_per_trial: int, clock: Callable[[], float] = time.monotonic
+    ):
+        self.left, self.per_trial, self.clock = epochs_left, epochs_per_trial, clock
+        self.epochs, self.seconds = 0, 0.0
+        self._trial_epochs, self._last = 0, clock()
+
+    def trial_started(self) -> None:
+        self._trial_epochs, self._last = 0, self.clock()
+
+    def epoch(self) -> None:
+        """One epoch done (of a trial on this machine): timed from the previous one."""
+        now = self.clock()
+        self.epochs, self.seconds = self.epochs + 1, self.seconds + now - self._last
+        self._trial_epochs, self._last, self.left = self._trial_epochs + 1, now, self.left - 1
+        if self.epochs == 1:
+            self.announce()
+
+    def trial_ended(self) -> None:
+        """The trial's epochs it never trained leave the count."""
+        self.left -= max(0, self.per_trial - self._trial_epochs)
+        self._trial_epochs = self.per_trial  # (said once)
+        self.announce()
+
+    def eta(self) -> str:
+        if not self.epochs:
+            return ""
+        per, left = self.seconds / self.epochs, max(0, self.left)
+        return f"ETA {duration(left * per)} (at most {left} epochs left at {per:.1f} s/epoch)"
+
+    def announce(self) -> None:
+        from loguru import logger
+
+        if self.epochs:
+            logger.info("estimate: {}", self.eta())
+
+
 def best_table(trials: Any, top: int = 5) -> str:
     """The best ``top`` configurations by mean validation accuracy: val mean, test mean, n."""
     import pandas as pd
@@ -92,9 +143,10 @@ class _Bar:
     """What Hyperopt's ``fmin`` drives (``update``, ``postfix``), shown in the objective's own
     terms: "best val_accuracy 0.9022", not Hyperopt's negative loss."""
 
-    def __init__(self, bar: Any, objective: str):
+    def __init__(self, bar: Any, objective: str, pace: Pace | None = None):
         self.bar = bar
         self.objective = objective
+        self.pace = pace
 
     def update(self, n: int) -> None:
         self.bar.update(n)
@@ -110,12 +162,13 @@ class _Bar:
         except ValueError:
             return
         value = -loss if self.objective == "val_accuracy" else loss
-        self.bar.set_postfix_str(f"best {self.objective} {value:.4f}", refresh=False)
+        eta = f", {self.pace.eta()}" if self.pace is not None and self.pace.epochs else ""
+        self.bar.set_postfix_str(f"best {self.objective} {value:.4f}{eta}", refresh=False)
 
 
-def progress(enabled: bool, objective: str) -> bool | Callable[..., Any]:
+def progress(enabled: bool, objective: str, pace: Pace | None = None) -> bool | Callable[..., Any]:
     """``fmin``'s ``show_progressbar``: a bar on the real stderr where it is a terminal and
-    the bar is wanted, else none (plain lines)."""
+    the bar is wanted, else none (plain lines); with ``pace``, its ETA beside the best."""
     stream = sys.stderr
     if not enabled or not stream.isatty():
         return False
@@ -127,6 +180,6 @@ def progress(enabled: bool, objective: str) -> bool | Callable[..., Any]:
         with tqdm(
             total=total, initial=initial, file=stream, unit="trial", dynamic_ncols=True
         ) as pbar:
-            yield _Bar(pbar, objective)
+            yield _Bar(pbar, objective, pace)
 
     return bar

@@ -27,6 +27,9 @@ BEST_TEST_ACCURACY = "best_test_accuracy"
 SELECTED_RUNS = "selected_runs"  # how many runs (seeds) of the selected configuration
 N_TRIALS = "n_trials"
 N_FAILED = "n_failed"
+EPOCHS_TRAINED = "epochs_trained"  # by all its runs
+EPOCHS_POSSIBLE = "epochs_possible"  # at most: every planned run at its full epochs
+REPEATS_OWED = "repeats_owed"  # runs owed to the best configurations, not run (time budget)
 
 # tags
 TAG_ROLE = "sweep.role"  # "sweep" on parents; "trial" or "repeat" on children
@@ -47,6 +50,7 @@ TAG_PRUNED_AT = "sweep.pruned_at_epoch"  # children: the last epoch a pruned tri
 TAG_RESUMED_FROM = "sweep.resumed_from_epoch"  # children: went on after this epoch
 # children: "DEVICE PRECISION" where a trial went on with other ones than it started with
 TAG_RESUMED_ON = "sweep.resumed_on"
+TAG_ENDED_BY = "sweep.ended_by"  # parents: max_evals, time_budget, no_progress, interrupted
 TAG_MODEL_ERROR = "sweep.model_error"  # parents: why the selected model was not logged
 
 # a trial's evaluation artifacts: the confusion matrix as numbers (every trial) and drawn,

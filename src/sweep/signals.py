@@ -34,11 +34,14 @@ class GracefulStop:
         self._event = threading.Event()
         self._installed = False
         self.patient = True
+        self.reason: str | None = None  # why a stop was asked for ("time_budget", a signal)
 
     def is_set(self) -> bool:
         return self._event.is_set()
 
-    def request(self) -> None:
+    def request(self, reason: str = "requested") -> None:
+        """Ask for a stop at the next safe point, as a first signal does."""
+        self.reason = self.reason or reason
         self._event.set()
 
     def check(self, where: str) -> None:
@@ -47,6 +50,7 @@ class GracefulStop:
             raise SweepInterrupted(f"stopped {where}")
 
     def _handle(self, signum: int, frame: Any) -> None:
+        self.reason = self.reason or signal.Signals(signum).name
         if self._event.is_set() or not self.patient:
             self._event.set()
             raise SweepInterrupted(f"{signal.Signals(signum).name} received")

@@ -14,7 +14,7 @@ from typing import Any
 from hyperopt import hp
 from hyperopt.pyll import scope
 
-from .config import Distribution, ExperimentConfig, set_dotted
+from .config import Distribution, ExperimentConfig, same_value, set_dotted
 
 
 def _quniform(label: str, args: tuple[Any, ...]) -> Any:
@@ -68,6 +68,22 @@ def apply_sample(config: ExperimentConfig, sample: dict[str, Any]) -> Experiment
 def trial_params(sample: dict[str, Any]) -> dict[str, Any]:
     """The sampled values as plain Python (for logs and the trials table)."""
     return {k: _plain(v) for k, v in sample.items()}
+
+
+def start_points(config: ExperimentConfig) -> list[dict[str, Any]]:
+    """The ``sweep.start_with`` configurations as Hyperopt writes a point: ``{label:
+    value}``, a choice by the index of its option (checked to be in the space at load)."""
+    points = []
+    for point in config.sweep.start_with:
+        vals = {}
+        for key, value in point.items():
+            dist = config.search[key]
+            if dist.kind == "choice":
+                vals[key] = next(i for i, a in enumerate(dist.args) if same_value(value, a))
+            else:
+                vals[key] = value
+        points.append(vals)
+    return points
 
 
 def grid_points(config: ExperimentConfig) -> list[dict[str, int]]:

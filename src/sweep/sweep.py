@@ -6,10 +6,13 @@ Where trials run is the backend's business; how a sweep resumes is :mod:`sweep.r
 from __future__ import annotations
 
 import dataclasses
+import math
 import shutil
+import threading
 import time
 from collections import Counter
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,14 +25,23 @@ from . import metrics as M
 from . import resume, selection
 from .backends import Backend, make_backend, store_lost
 from .config import ExperimentConfig, content_hash, to_yaml
-from .console import progress
+from .console import Pace, progress
 from .faults import StorageFull, full_message, storage_problem, writing
 from .signals import GracefulStop, StoreLost, SweepInterrupted
-from .space import apply_sample, build_space, grid_points
+from .space import apply_sample, build_space, grid_points, start_points
 from .tracking import BEST_ALIAS, DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, source_tags
 from .trial import STATUS_OK, Objective, TrialContext, TrialSummary, example_images, load_scorer
 
 __all__ = ["RunOptions", "SweepInterrupted", "SweepResult", "run_sweep", "no_progress_stop"]
+
+# why a sweep ended, as its parent's tag sweep.ended_by: every planned trial ran, the time
+# budget ran out, no new best for sweep.no_progress_stop trials, or it was interrupted
+ENDED_MAX_EVALS, ENDED_BUDGET, ENDED_NO_PROGRESS, ENDED_INTERRUPTED = (
+    "max_evals",
+    "time_budget",
+    "no_progress",
+    "interrupted",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,14 @@ class SweepResult:
     objective: str
     trials: tuple[TrialSummary, ...] = field(default_factory=tuple)
     model_version: str | None = None  # of the registered model: the selected configuration
+    ended_by: str = ENDED_MAX_EVALS  # why no more trials ran (see ENDINGS)
+    repeats_owed: int = 0  # runs the repeats still owed when the time budget ran out
+    epochs_possible: int = 0  # the most epochs the sweep could have trained
+
+    @property
+    def epochs_trained(self) -> int:
+        """The epochs its runs trained (early stopping and pruning: fewer than planned)."""
+        return sum(t.epochs_run or 0 for t in self.trials)
 
     @property
     def finished(self) -> tuple[TrialSummary, ...]:
@@ -88,6 +108,8 @@ class _Sweep:
     path: Path  # the state file
     scratch: Path  # the trials' weights until the sweep ends
     experiment_id: str
+    ended_by: str = ENDED_MAX_EVALS  # set by the search when something else ended it
+    repeats_owed: int = 0
 
     def save(self, trials: Any) -> None:
         resume.save(self.path, dataclasses.replace(self.state, trials=trials))
@@ -159,6 +181,16 @@ def _grid(points: list[dict[str, int]]) -> Any:
     return suggest
 
 
+def _starts(config: ExperimentConfig, trials: Any, rerun: list[Any]) -> list[dict[str, Any]]:
+    """The ``sweep.start_with`` points not proposed yet, as trial documents: the first
+    trials of a sweep are its starting points, so a resumed sweep that has evaluated k
+    trials (and has ``rerun`` to run again) owes the points after those."""
+    from hyperopt.fmin import generate_trial
+
+    proposed = resume.n_evaluated(trials) + len(rerun)
+    return [generate_trial(0, point) for point in start_points(config)[proposed:]]
+
+
 def _left(deadline: float | None) -> float | None:
     """Seconds left until ``deadline`` (None: no deadline)."""
     return None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -203,6 +235,9 @@ def record_sweep(
 
     best, selected = result.best, result.selected
     values = {M.N_TRIALS: len(result.trials), M.N_FAILED: result.n_failed}
+    values |= {M.EPOCHS_TRAINED: result.epochs_trained, M.EPOCHS_POSSIBLE: result.epochs_possible}
+    values |= {M.REPEATS_OWED: result.repeats_owed}
+    tracker.set_tags(result.parent_run_id, {M.TAG_ENDED_BY: result.ended_by})
     if best is not None:  # the selected configuration's means over its runs
         values[M.BEST_VAL_ACCURACY] = float(np.mean([t.val_accuracy for t in selected]))
         values[M.BEST_TEST_ACCURACY] = float(np.mean([t.test_accuracy for t in selected]))
@@ -403,17 +438,13 @@ def run_sweep(
                     sweep.state.parent_run_id,
                 )
             trials = _search(config, options, backend, tracker, sweep, rerun, stop)
-            result = SweepResult(
-                sweep.experiment_id,
-                sweep.state.parent_run_id,
-                config.sweep.objective,
-                summarize(trials),
-            )
+            result = _result(config, sweep, trials)
             version = record_sweep(tracker, result, config, sweep.scratch)
             stop.check("while writing the summary")
             status = "FINISHED" if result.finished else "FAILED"
             done = dataclasses.replace(sweep.state, trials=backend.snapshot(trials))
-            resume.finish(sweep.path, done, config)  # complete: nothing to resume
+            cut = resume.n_evaluated(trials) if sweep.ended_by == ENDED_BUDGET else None
+            resume.finish(sweep.path, done, config, cut)  # complete: nothing to resume
             return dataclasses.replace(result, model_version=version)
         except StoreLost:
             status = "KILLED"  # not recorded: the store is gone; a resumed sweep marks it
@@ -421,12 +452,109 @@ def run_sweep(
             raise
         except KeyboardInterrupt as exc:
             status = "KILLED"
+            ended = ENDED_BUDGET if stop.reason == ENDED_BUDGET else ENDED_INTERRUPTED
+            tracker.set_tags(sweep.state.parent_run_id, {M.TAG_ENDED_BY: ended})
             raise SweepInterrupted(str(exc) or "interrupted") from None
         finally:
             if not tracker.lost:
                 tracker.end_run(sweep.state.parent_run_id, status)
             if not sweep.path.exists():  # complete: no resume will want the weights
                 shutil.rmtree(sweep.scratch, ignore_errors=True)
+
+
+def _result(config: ExperimentConfig, sweep: _Sweep, trials: Any) -> SweepResult:
+    return SweepResult(
+        sweep.experiment_id,
+        sweep.state.parent_run_id,
+        config.sweep.objective,
+        summarize(trials),
+        ended_by=sweep.ended_by,
+        repeats_owed=sweep.repeats_owed,
+        epochs_possible=most_epochs(config, sweep.state)[0],
+    )
+
+
+def _context(options: RunOptions, backend: Backend, sweep: _Sweep) -> TrialContext:
+    return TrialContext(
+        tracking_uri=options.tracking_uri,
+        experiment_id=sweep.experiment_id,
+        parent_run_id=sweep.state.parent_run_id,
+        data_dir=options.data_dir,
+        scratch_dir=str(sweep.scratch),
+        data_pickle=options.data_pickle,
+        allow_pickle=options.allow_pickle,
+        threads=backend.threads,
+        store_timeout=options.store_timeout,
+        quiet=options.quiet,
+    )
+
+
+def train_images(config: ExperimentConfig) -> int:
+    """Training images per epoch: the (subset of the) 60,000 less the validation split
+    (scikit-learn's split rounds the validation share up)."""
+    n = config.data.subset or 60_000
+    return n - math.ceil(n * config.data.val_fraction)
+
+
+def most_epochs(config: ExperimentConfig, state: resume.SweepState) -> tuple[int, int]:
+    """The most epochs the sweep may train (every search trial and every repeat owed at
+    their full epochs) and the most one trial may train."""
+    s = config.sweep
+    epochs = config.search.get("train.epochs")
+    per_trial = max(int(v) for v in epochs.extremes()) if epochs else config.train.epochs
+    runs = state.search_until or _search_size(config)
+    if s.algo != "grid":
+        runs += s.repeat_top * (s.repeats - 1)
+    return runs * per_trial, per_trial
+
+
+def _announce(config: ExperimentConfig, most: int) -> None:
+    images = train_images(config)
+    pruned = (
+        ", fewer where trials stop early or are pruned"
+        if config.sweep.pruner.kind != "none"
+        else ""
+    )
+    logger.info(
+        "at most {:,} epochs of {:,} images ({:.2f}M images{})",
+        most,
+        images,
+        most * images / 1e6,
+        pruned or (", fewer where trials stop early" if config.train.early_stopping else ""),
+    )
+
+
+@contextmanager
+def _budget_timer(seconds: float | None, stop: GracefulStop) -> Iterator[None]:
+    """With ``seconds``, ask the sweep to stop when they have passed, as Ctrl-C does: the
+    running trial stops after its epoch (``time_budget_grace: epoch``)."""
+    if seconds is None:
+        yield
+        return
+
+    def expire() -> None:
+        logger.warning("time budget reached: the running trial stops after its epoch")
+        stop.request(ENDED_BUDGET)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _noting(rule: Any, sweep: _Sweep) -> Any:
+    """The no-progress rule, noting on the sweep when it ends the search."""
+
+    def fn(trials: Any, *args: Any) -> tuple[bool, list[Any]]:
+        done, extra = rule(trials, *args)
+        if done:
+            sweep.ended_by = ENDED_NO_PROGRESS
+        return done, extra
+
+    return fn
 
 
 def _search(
@@ -439,37 +567,51 @@ def _search(
     stop: GracefulStop,
 ) -> Any:
     """The search (``max_evals`` trials, or the grid), then the repeats it owes; returns
-    the trials object."""
+    the trials object. Notes on ``sweep`` why it ended."""
     s = config.sweep
-    ctx = TrialContext(
-        tracking_uri=options.tracking_uri,
-        experiment_id=sweep.experiment_id,
-        parent_run_id=sweep.state.parent_run_id,
-        data_dir=options.data_dir,
-        scratch_dir=str(sweep.scratch),
-        data_pickle=options.data_pickle,
-        allow_pickle=options.allow_pickle,
-        threads=backend.threads,
-        store_timeout=options.store_timeout,
-        quiet=options.quiet,
-    )
     trials = backend.trials(sweep.state.trials)
     if backend.describe():
         logger.info("{}", backend.describe())
-    phase = _Phase(config, options, backend, ctx, trials, sweep, stop)
-    deadline = time.monotonic() + s.timeout_minutes * 60 if s.timeout_minutes else None
-    if not sweep.state.searched:  # a sweep resumed in its repeats does not search again
-        rule = no_progress_stop(s.no_progress_stop) if s.no_progress_stop else None
-        algo = resume.replay_first(_algo(config), rerun)
-        phase.run(algo, sweep.state.search_until or _search_size(config), rule, _left(deadline))
-        sweep.state.searched = True
-        phase.save()
-    # repeats can change which configurations are best: until the best have theirs (at
-    # most `repeats` runs of each configuration the search found)
+    most, per_trial = most_epochs(config, sweep.state)
+    _announce(config, most)
+    left = most - per_trial * resume.n_evaluated(trials)
+    pace = Pace(left, per_trial) if backend.patient else None  # (parallel trials: no pace)
+    phase = _Phase(
+        config, options, backend, _context(options, backend, sweep), trials, sweep, stop
+    )
+    phase.pace = pace
+    budget = s.budget_seconds()
+    deadline = time.monotonic() + budget if budget else None
+    with _budget_timer(budget if s.time_budget_grace == "epoch" else None, stop):
+        if not sweep.state.searched:  # a sweep resumed in its repeats does not search again
+            rule = (
+                _noting(no_progress_stop(s.no_progress_stop), sweep)
+                if s.no_progress_stop
+                else None
+            )
+            algo = resume.replay_first(_algo(config), rerun + _starts(config, trials, rerun))
+            target = sweep.state.search_until or _search_size(config)
+            phase.run(algo, target, rule, _left(deadline))
+            if resume.n_evaluated(trials) < target and deadline and not _left(deadline):
+                sweep.ended_by = ENDED_BUDGET
+            sweep.state.searched = True
+            phase.save()
+        _repeats(config, phase, trials, sweep, deadline)
+    phase.save()
+    backend.finish(tracker, trials)
+    return trials
+
+
+def _repeats(
+    config: ExperimentConfig, phase: _Phase, trials: Any, sweep: _Sweep, deadline: float | None
+) -> None:
+    """Repeats can change which configurations are best: until the best have theirs (at
+    most ``repeats`` runs of each configuration the search found)."""
     while owed := _owed_runs(trials, config):
         before = len(phase.done())
         if deadline is not None and _left(deadline) <= 0:
-            logger.warning("timeout: {} repeat run(s) owed are not run", len(owed))
+            logger.warning("time budget: {} repeat run(s) owed are not run", len(owed))
+            sweep.ended_by, sweep.repeats_owed = ENDED_BUDGET, len(owed)
             break
         logger.info("repeats: {} more run(s) of the best configuration(s)", len(owed))
         algo = resume.replay_first(_algo(config), owed)
@@ -477,9 +619,6 @@ def _search(
         if len(phase.done()) == before:  # nothing could run: do not ask again
             logger.warning("{} repeat run(s) owed could not be run", len(owed))
             break
-    phase.save()
-    backend.finish(tracker, trials)
-    return trials
 
 
 @dataclass
@@ -493,6 +632,7 @@ class _Phase:
     trials: Any
     sweep: _Sweep
     stop: GracefulStop
+    pace: Pace | None = None  # this machine's seconds per epoch: the ETA (local trials)
 
     def done(self) -> tuple[TrialSummary, ...]:
         return summarize(self.trials)
@@ -523,6 +663,7 @@ class _Phase:
             self.stop.is_set if patient else None,
             seen=(t.config_id for t in self.done()),
             prune=prune,
+            pace=self.pace,
         )
         with self.stop.impatient(not patient), suppress(AllTrialsFailed):  # a result, too
             fmin(
@@ -537,7 +678,9 @@ class _Phase:
                 early_stop_fn=_after_each_trial(
                     self.save, rule, self.stop if patient else None
                 ),  # Spark calls it from another thread: no stop flag there
-                show_progressbar=progress(self.options.show_progress, self.config.sweep.objective),
+                show_progressbar=progress(
+                    self.options.show_progress, self.config.sweep.objective, self.pace
+                ),
             )
         if lost := store_lost(self.trials):
             raise StoreLost(lost)

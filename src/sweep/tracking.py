@@ -318,6 +318,18 @@ class Tracker:
         )
         return run.info.run_id
 
+    def system_metrics(self, run_id: str) -> Any:
+        """MLflow's own monitor of CPU, memory, disk, network (and NVIDIA GPU) use, logged
+        into the run as ``system/...`` metrics at MLflow's sampling interval (10 s;
+        ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``) until :meth:`SystemMetricsMonitor.finish`.
+        Its failures are its own: a sample that cannot be logged is dropped, quietly."""
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        logging.getLogger("mlflow.system_metrics").setLevel(logging.ERROR)
+        monitor = SystemMetricsMonitor(run_id, tracking_uri=self.tracking_uri)
+        monitor.start()
+        return monitor
+
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self._call(lambda: self.client.set_terminated(run_id, status=status))
 

@@ -578,6 +578,21 @@ def _averaged(model: nn.Module, decay: float | None) -> Any:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
+def _make_loop(
+    model: nn.Module, cfg: TrainConfig, device: torch.device, n_train: int, tta: tuple[str, ...]
+) -> tuple[_Loop, Any]:
+    """The training loop's parts (its optimizer, generator, average) and the schedule."""
+    precision = resolve_precision(cfg.precision, device)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg, batches_per_epoch(n_train, cfg.batch_size))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    channels_last = _uses_channels_last(model)
+    loop = _Loop(model, cfg, device, precision, channels_last, optimizer, gen, tta=tuple(tta))
+    loop.per_batch = scheduler if cfg.scheduler.name in PER_BATCH else None
+    loop.ema = _averaged(model, cfg.ema)
+    return loop, scheduler
+
+
 def fit(
     model: nn.Module,
     splits: Splits,
@@ -606,20 +621,13 @@ def fit(
     """
     device = device or next(model.parameters()).device
     model.to(device)
-    precision = resolve_precision(cfg.precision, device)
-    channels_last = _uses_channels_last(model)
-    if channels_last:
+    if _uses_channels_last(model):
         model.to(memory_format=torch.channels_last)
     x_train, y_train, x_val, y_val = (
         torch.from_numpy(a).to(device)
         for a in (splits.x_train, splits.y_train, splits.x_val, splits.y_val)
     )
-    optimizer = make_optimizer(model, cfg)
-    scheduler = make_scheduler(optimizer, cfg, batches_per_epoch(len(x_train), cfg.batch_size))
-    gen = torch.Generator().manual_seed(cfg.seed)
-    loop = _Loop(model, cfg, device, precision, channels_last, optimizer, gen, tta=tuple(tta))
-    loop.per_batch = scheduler if cfg.scheduler.name in PER_BATCH else None
-    loop.ema = _averaged(model, cfg.ema)
+    loop, scheduler = _make_loop(model, cfg, device, len(x_train), tta)
     stopper = _EarlyStopping(cfg)
     history = _load_training_state(resume_from, loop, scheduler, stopper) if resume_from else []
     loop.started = time.perf_counter() - (resume_from or {}).get("seconds", 0.0)
@@ -640,7 +648,7 @@ def fit(
         epochs_run=len(history),
         train_seconds=time.perf_counter() - loop.started,  # (before a resume too)
         stopped_early=ended == "early",
-        precision=precision,
+        precision=loop.precision,
         pruned_at=last if ended == "pruned" else None,
         interrupted=ended == "stopped",
     )

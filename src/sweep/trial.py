@@ -22,7 +22,7 @@ from loguru import logger
 
 from . import metrics as M
 from .config import ExperimentConfig
-from .console import EpochLines, describe_params
+from .console import EpochLines, Pace, describe_params
 from .faults import StorageFull, full_message, storage_problem, writing
 from .selection import REPEAT, TRIAL, config_id, trial_seed
 from .signals import StoreLost, SweepInterrupted
@@ -98,6 +98,8 @@ class TrialSummary:
     seed: int | None = None  # the training seed of this run
     role: str | None = None  # "trial" or "repeat" (on Spark: set by the driver afterwards)
     pruned: bool = False  # stopped by the pruner: never selected
+    epochs_run: int | None = None  # epochs it trained (early stopping and pruning: fewer)
+    train_seconds: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -121,6 +123,8 @@ class TrialSummary:
             val_accuracy=outcome.val_accuracy,
             test_accuracy=outcome.test_accuracy,
             pruned=outcome.pruned_at is not None,
+            epochs_run=outcome.epochs_run,
+            train_seconds=outcome.train_seconds,
             **keys,
         )
 
@@ -285,12 +289,17 @@ def save_weights(outcome: TrialOutcome, path: Path) -> None:
         path.write_bytes(torch_bytes(outcome.state_dict))
 
 
-def _recorder(tracker: Tracker, run_id: str, lines: EpochLines) -> Callable[..., None]:
-    """Each epoch's metrics into the trial's run, and now and then a console line."""
+def _recorder(
+    tracker: Tracker, run_id: str, lines: EpochLines, pace: Pace | None = None
+) -> Callable[..., None]:
+    """Each epoch's metrics into the trial's run, and now and then a console line (and
+    the epoch's time into the sweep's pace, for its estimate)."""
 
     def on_epoch(epoch: int, values: dict[str, float]) -> None:
         tracker.log_metrics(run_id, values, step=epoch)
         lines(epoch, values)
+        if pace is not None:
+            pace.epoch()
 
     return on_epoch
 
@@ -449,10 +458,11 @@ def run_trial(
     should_stop: Callable[[], bool] | None = None,
     role: str | None = None,
     prune: bool = True,
+    pace: Pace | None = None,
 ) -> dict[str, Any]:
     """One sampled config as a nested run: start it, train, record, end it. A failure
     (divergence, an exception) becomes ``STATUS_FAIL``, not a crash. ``prune``: false for
-    the runs a sweep owes its best configurations (repeats are never pruned)."""
+    the runs owed to the best configurations. ``pace``: the sweep's, told each epoch."""
     from .tracking import Tracker
 
     trial, params, cid, seed = _trial_config(config, sample, number)
@@ -460,26 +470,25 @@ def run_trial(
     label = str(number) if number else uuid.uuid4().hex[:6]
     ckpt = TrialCheckpoint.of(ctx, number, cid, seed)
     run_id, earlier, saved = _start_or_continue(tracker, ctx, label, role, ckpt)
+    monitor = tracker.system_metrics(run_id) if config.sweep.system_metrics else None
     status = "FAILED"
     keys = {"params": params, "run_id": run_id, "config_id": cid, "seed": seed, "role": role}
     try:
         device, precision = place_trial(trial.train.device, trial.train.precision, ctx.threads)
         resolved = _resolved(device.type, precision)
         _log_params(tracker, run_id, {**trial.fixed_params(), **resolved}, earlier)
+        pruner = _pruner(config, tracker, ctx, run_id, cid) if prune and role != REPEAT else None
         outcome = train_trial(
             trial,
             ctx,
             device,
-            on_epoch=_recorder(tracker, run_id, EpochLines(label, quiet=ctx.quiet)),
+            on_epoch=_recorder(tracker, run_id, EpochLines(label, quiet=ctx.quiet), pace),
             should_stop=should_stop,
-            should_prune=_pruner(config, tracker, ctx, run_id, cid)
-            if prune and role != REPEAT
-            else None,
+            should_prune=pruner,
             checkpoint=ckpt.saver(run_id),
             resume_from=saved,
         )
-        figures = config.sweep.trial_figures
-        record_trial(tracker, run_id, outcome, f"trial {label}", figures)
+        record_trial(tracker, run_id, outcome, f"trial {label}", config.sweep.trial_figures)
         save_weights(outcome, Path(ctx.scratch_dir) / f"{run_id}.pt")
         status = "FINISHED"
         summary = TrialSummary.of(number, outcome, config.sweep.objective, **keys)
@@ -495,6 +504,8 @@ def run_trial(
         status = "FAILED"
         return TrialSummary(number, STATUS_FAIL, failure=reason, **keys).to_result()
     finally:
+        if monitor is not None:
+            monitor.finish()  # (its last sample logged while the run is open)
         if not tracker.lost:
             tracker.end_run(run_id, status)
         if status != "KILLED":
@@ -582,11 +593,13 @@ class Objective:
         should_stop: Callable[[], bool] | None = None,
         seen: Iterable[str] = (),
         prune: bool = True,
+        pace: Pace | None = None,
     ):
         self.config = config
         self.ctx = ctx
         self.should_stop = should_stop
         self.prune = prune  # false: the runs owed to the best configurations
+        self.pace = pace  # this machine's seconds per epoch (local trials only)
         # numbered in call order in one process; None where copies run in parallel (Spark)
         self._numbers = itertools.count(first_number) if first_number else None
         self._seen = set(seen)  # config ids this sweep has run (in one process)
@@ -602,4 +615,10 @@ class Objective:
         role = REPEAT if cid in self._seen else TRIAL
         self._seen.add(cid)
         number = next(self._numbers)
-        return run_trial(self.config, sample, number, self.ctx, self.should_stop, role, self.prune)
+        if self.pace is not None:
+            self.pace.trial_started()
+        args = (self.should_stop, role, self.prune, self.pace)
+        result = run_trial(self.config, sample, number, self.ctx, *args)
+        if self.pace is not None:
+            self.pace.trial_ended()
+        return result
