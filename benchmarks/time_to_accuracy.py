@@ -6,7 +6,7 @@ the file's test-time augmentation): a benchmark of how fast each recipe gets the
 a choice (nothing here selects anything).
 
     uv run python benchmarks/time_to_accuracy.py                       # exp12_winner, exp15_fast
-    uv run python benchmarks/time_to_accuracy.py --files experiments/exp15_fast.yaml --epochs 3
+    uv run python benchmarks/time_to_accuracy.py --epochs 1 --subset 2000   # a smoke run
 
 Prints one row per epoch and a summary: the images and training seconds each recipe
 needed to reach 93%, 94% and 94.5% held-out test accuracy, or "never, within its budget".
@@ -36,9 +36,12 @@ TARGETS = (0.93, 0.94, 0.945)
 FILES = ("experiments/exp12_winner.yaml", "experiments/exp15_fast.yaml")
 
 
-def curve(path: str, epochs: int | None, seed: int) -> tuple[list[dict], dict]:
+def curve(
+    path: str, epochs: int | None, seed: int, subset: int | None = None
+) -> tuple[list[dict], dict]:
     """Train the file's fixed recipe once (trial 1's seed); one record per epoch."""
     overrides = {"train.epochs": epochs} if epochs else {}
+    overrides |= {"data.subset": subset} if subset else {}
     config = load_experiment(REPO / path, overrides)
     d, t = config.data, config.train.model_copy(update={"seed": seed})
     splits = make_splits(None, val_fraction=d.val_fraction, subset=d.subset, seed=d.split_seed)
@@ -98,11 +101,12 @@ def main() -> None:
     p.add_argument("--files", nargs="+", default=list(FILES), help="experiment files")
     p.add_argument("--epochs", type=int, help="override each file's epochs (a quick look)")
     p.add_argument("--seed", type=int, default=1, help="training seed (a sweep's trial 1: 1)")
+    p.add_argument("--subset", type=int, help="training images (a quick look; default all)")
     args = p.parse_args()
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")  # fmt: skip
     print(f"{'recipe':28s} {'ep':>3s} {'images':>10s} {'train s':>8s} {'val':>8s} {'test':>8s}")
-    results = [curve(path, args.epochs, args.seed) for path in args.files]
+    results = [curve(path, args.epochs, args.seed, args.subset) for path in args.files]
     print("\n| recipe | parameters | device, precision | budget | best test (epoch) |"
           + "".join(f" to {t:.1%} test |" for t in TARGETS))  # fmt: skip
     print("| --- " * (5 + len(TARGETS)) + "|")
