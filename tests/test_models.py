@@ -33,7 +33,7 @@ def test_every_model_maps_images_to_ten_logits(name: str) -> None:
 def test_registry_covers_every_kind() -> None:
     from sweep.config import MODEL_KINDS
 
-    assert MODEL_KINDS == ("cnn", "mlp", "wide_deep")
+    assert MODEL_KINDS == ("cnn", "mlp", "wide_deep", "resnet")
     assert set(REGISTRY) == set(MODEL_KINDS)
 
 

@@ -141,17 +141,21 @@ def test_a_configuration_the_sweep_ran_before_is_never_pruned() -> None:
 
 def test_the_runs_owed_to_the_best_configurations_are_never_pruned(monkeypatch) -> None:
     """The repeats phase runs its trials with prune=False (and a local repeat is a repeat)."""
+    import inspect
+
     import sweep.trial as trial
     from sweep.config import ExperimentConfig
 
     calls: list[tuple] = []
+    signature = inspect.signature(trial.run_trial)
     monkeypatch.setattr(trial, "run_trial", lambda *a, **k: calls.append((a, k)) or {})
     config = ExperimentConfig.model_validate({"name": "x"})
     ctx = trial.TrialContext("sqlite:///x.db", "1", "parent", None, "scratch")
     trial.Objective(config, ctx, 1, prune=False)({})
     trial.Objective(config, ctx, None, prune=False)({})  # (Spark: numbered afterwards)
     trial.Objective(config, ctx, 1)({})
-    assert [a[-1] if not k else k["prune"] for a, k in calls] == [False, False, True]
+    pruned = [signature.bind(*a, **k).arguments.get("prune", True) for a, k in calls]
+    assert pruned == [False, False, True]
 
 
 def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> None:

@@ -36,7 +36,7 @@ data: {subset: 3000}
 
 
 def run(folder: Path, data: Path, text: str = CONTROLS, **sweep_keys):
-    path = folder / "controls.yaml"
+    path = folder / "sweep.yaml"
     path.write_text(text)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     options = RunOptions(tracking_uri=uri, data_dir=str(data), show_progress=False)
@@ -115,6 +115,9 @@ def test_a_start_point_outside_the_space_is_refused_at_load(tmp_path: Path) -> N
         with pytest.raises(ConfigError, match=r"sweep\.start_with\[1\]") as err:
             load_experiment(path)
         assert words in str(err.value), str(err.value)
+    path.write_text("name: x\nmodel: {kind: mlp}\nsweep: {start_with: [{}]}\n")
+    with pytest.raises(ConfigError, match="there is no search"):
+        load_experiment(path)
     # a key fixed on the command line leaves the starting points as well
     path.write_text(CONTROLS)
     fixed = load_experiment(path, {"model.hidden": [64]})
@@ -137,13 +140,17 @@ def test_a_time_budget_starts_no_trial_after_it_and_the_same_command_goes_on(
     result, client = run(tmp_path, synthetic_dir, time_budget="0.5s")
     assert len(result.trials) == 1 and result.ended_by == "time_budget"
     parent = client.get_run(result.parent_run_id)
-    assert parent.info.status == "FINISHED"
     assert parent.data.tags[M.TAG_ENDED_BY] == "time_budget"
+    assert parent.data.metrics[M.N_TRIALS] == 1  # summarised as it stands
+    assert parent.info.status == "KILLED"  # and resumable: its state is kept
+    assert (tmp_path / ".sweep" / "controls.trials.pkl").exists()
     again, _ = run(tmp_path, synthetic_dir)  # no budget now: the rest of the trials
     assert again.parent_run_id == result.parent_run_id and len(again.trials) == 4
     kids = children(client, result.parent_run_id)
-    assert [int(k.data.tags[M.TAG_TRIAL]) for k in kids] == [1, 2, 3, 4]
-    assert client.get_run(result.parent_run_id).data.tags[M.TAG_ENDED_BY] == "max_evals"
+    assert [int(k.data.tags[M.TAG_TRIAL]) for k in kids] == [1, 2, 3, 4]  # none twice
+    assert [k.data.params["train.optimizer.lr"] for k in kids[:2]] == ["0.004", "0.002"]
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED" and parent.data.tags[M.TAG_ENDED_BY] == "max_evals"
 
 
 def test_a_time_budget_with_epoch_grace_stops_the_running_trial_resumably(
@@ -162,3 +169,54 @@ def test_a_time_budget_with_epoch_grace_stops_the_running_trial_resumably(
     assert kid.info.status == "KILLED"
     assert 1 <= len(client.get_metric_history(kid.info.run_id, M.VAL_ACCURACY)) < 40
     assert (tmp_path / ".sweep" / "controls.trials.pkl").exists()  # resumable
+
+
+def test_a_trial_config_has_no_starting_points_so_export_best_reloads_it() -> None:
+    from sweep.config import validate
+    from sweep.space import apply_sample
+
+    config = validate(
+        {
+            "name": "x",
+            "model": {"kind": "mlp"},
+            "search": {"train.optimizer.lr": {"loguniform": [1.0e-3, 1.0e-2]}},
+            "sweep": {"start_with": [{"train.optimizer.lr": 0.002}]},
+        },
+        "x.yaml",
+    )
+    trial = apply_sample(config, {"train.optimizer.lr": 0.002})
+    assert trial.sweep.start_with == () and trial.search == {}
+    validate(
+        {**trial.model_dump(mode="json"), "sweep": {"algo": "grid"}}, "best.yaml"
+    )  # (what export-best writes: a grid of the one configuration)
+
+
+REFUSED_PAIR = """
+name: refused_pair
+model: {kind: mlp, hidden: [32], dropout: 0.0}
+train: {epochs: 1, batch_size: 100, optimizer: {name: sgd}}
+search:
+  train.optimizer.name: {choice: [sgd, adam]}
+  train.optimizer.nesterov: {choice: [false, true]}
+sweep:
+  algo: tpe
+  max_evals: 2
+  seed: 1
+  log_model: false
+  start_with:
+    - {train.optimizer.name: adam, train.optimizer.nesterov: true}
+data: {subset: 1000}
+"""
+
+
+def test_a_sampled_combination_the_config_refuses_is_a_failed_trial(
+    tmp_path: Path, synthetic_dir: Path
+) -> None:
+    """adam and nesterov pass the load-time check (each dimension's values are valid on
+    the file's sgd) but not as a pair: that trial fails, recorded; the sweep goes on."""
+    result, client = run(tmp_path, synthetic_dir, REFUSED_PAIR)
+    first = result.trials[0]
+    assert first.status == "fail" and "nesterov" in first.failure, first
+    assert len(result.trials) == 2
+    run_ = client.get_run(first.run_id)
+    assert run_.info.status == "FAILED" and M.TAG_FAILURE in run_.data.tags

@@ -349,12 +349,14 @@ def _report(result: Any, tracking_uri: str, port: int, name: str) -> int:
         shown(tracking_uri),
     )
     owed = f", {result.repeats_owed} repeat run(s) owed not run" if result.repeats_owed else ""
+    more = "; the same command goes on with the rest" if result.ended_by == "time_budget" else ""
     logger.info(
-        "ended by {}{}; trained {:,} epochs of at most {:,}",
+        "ended by {}{}; trained {:,} epochs of at most {:,}{}",
         result.ended_by.replace("_", " "),
         owed,
         result.epochs_trained,
         result.epochs_possible,
+        more,
     )
     print(best_table(result.trials), file=sys.stderr)
     _print_links(result, tracking_uri, port, name)

@@ -90,6 +90,8 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     as in YAML 1.2 (YAML 1.1 reads it as a string)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if not isinstance(node, yaml.MappingNode):  # (`!!map` on a scalar: PyYAML says so)
+            return super().construct_mapping(node, deep=deep)
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: overrides are meant
@@ -114,7 +116,7 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
         return super().construct_mapping(node, deep=deep)
 
     def _check_digits(self, node: yaml.ScalarNode, what: str = "") -> None:
-        digits = sum(ch.isdigit() for ch in str(node.value))
+        digits = sum(ch.isalnum() for ch in str(node.value))  # (hexadecimal digits too)
         if digits > MAX_INT_DIGITS:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -463,6 +465,11 @@ class Distribution(_Frozen):
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number or (self.kind == "int" and not isinstance(value, int)):
             return False
+        if (
+            self.kind == "quniform"
+            and abs(value / self.args[2] - round(value / self.args[2])) > 1e-9
+        ):
+            return False  # (quniform draws multiples of q)
         return self.args[0] <= value <= self.args[1]
 
     def extremes(self) -> tuple[Any, ...]:
@@ -570,6 +577,11 @@ def _check_start_with(config: ExperimentConfig, source: str) -> None:
     searched = set(config.search)
     for i, point in enumerate(config.sweep.start_with):
         where = f"{source}: key 'sweep.start_with[{i}]'"
+        if not searched:
+            raise ConfigError(
+                f"{where}: there is no search, so no configuration to start with: every trial "
+                "is the fixed config. Remove start_with, or add a search."
+            )
         if config.sweep.algo == "grid":
             raise ConfigError(
                 f"{where}: a grid runs every combination already; start_with is for the "
@@ -826,7 +838,8 @@ def _check_path(tree: dict[str, Any], dotted: str) -> None:
 def _unsearch_start(tree: dict[str, Any], dotted: str) -> None:
     """A key fixed by an override leaves the ``sweep.start_with`` points too (a point left
     with no key is dropped)."""
-    points = (tree.get("sweep") or {}).get("start_with") if isinstance(tree, dict) else None
+    sweep = tree.get("sweep") if isinstance(tree, dict) else None
+    points = sweep.get("start_with") if isinstance(sweep, dict) else None
     if not isinstance(points, list) or dotted.startswith("sweep.start_with"):
         return
     kept = [

@@ -120,14 +120,12 @@ def find_extendable(tracker: Tracker, config: ExperimentConfig, path: Path) -> S
     )  # fmt: skip
 
 
-def finish(
-    path: Path, state: SweepState, config: ExperimentConfig, searched: int | None = None
-) -> None:
+def finish(path: Path, state: SweepState, config: ExperimentConfig) -> None:
     """A complete sweep: nothing left to resume; its trials and its search budget kept
-    for a longer run (``searched``: the search trials it ran where its time budget ended
-    it first, so that the same command goes on with the rest)."""
-    budget = config.sweep.max_evals if searched is None else min(searched, config.sweep.max_evals)
-    done = dataclasses.replace(state, config_hash=search_hash(config), max_evals=budget)
+    for a longer run."""
+    done = dataclasses.replace(
+        state, config_hash=search_hash(config), max_evals=config.sweep.max_evals
+    )
     save(done_path(path), done)
     path.unlink(missing_ok=True)
 

@@ -58,8 +58,9 @@ def _plain(value: Any) -> Any:
 
 
 def apply_sample(config: ExperimentConfig, sample: dict[str, Any]) -> ExperimentConfig:
-    """The trial config: ``config`` with each sampled dotted key set, re-validated."""
-    tree = config.model_dump(mode="python", exclude={"search"})
+    """The trial config: ``config`` with each sampled dotted key set, re-validated (no
+    search, nor the search's starting points: a trial is one configuration)."""
+    tree = config.model_dump(mode="python", exclude={"search": True, "sweep": {"start_with"}})
     for dotted, value in sample.items():
         set_dotted(tree, dotted, _plain(value))
     return ExperimentConfig.model_validate(tree)

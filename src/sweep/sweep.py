@@ -370,7 +370,12 @@ def _open(
     if saved is None:
         parent = _start_parent(tracker, experiment_id, config, yaml_path)
         saved = resume.SweepState(config.name, parent, resume.config_hash(config), Trials())
-        resume.save(path, saved)
+        try:
+            resume.save(path, saved)
+        except StorageFull:  # never a parent left RUNNING with no state to resume it
+            with suppress(Exception):
+                tracker.end_run(parent, "FAILED")
+            raise
     scratch = resume.prepare_scratch(path, resumed)
     return _Sweep(saved, resumed, path, scratch, experiment_id)
 
@@ -442,9 +447,11 @@ def run_sweep(
             version = record_sweep(tracker, result, config, sweep.scratch)
             stop.check("while writing the summary")
             status = "FINISHED" if result.finished else "FAILED"
-            done = dataclasses.replace(sweep.state, trials=backend.snapshot(trials))
-            cut = resume.n_evaluated(trials) if sweep.ended_by == ENDED_BUDGET else None
-            resume.finish(sweep.path, done, config, cut)  # complete: nothing to resume
+            if sweep.ended_by == ENDED_BUDGET:  # summarised, and the same command goes on
+                status = "KILLED"  # (its state kept: resumed like an interrupted sweep)
+            else:
+                done = dataclasses.replace(sweep.state, trials=backend.snapshot(trials))
+                resume.finish(sweep.path, done, config)  # complete: nothing to resume
             return dataclasses.replace(result, model_version=version)
         except StoreLost:
             status = "KILLED"  # not recorded: the store is gone; a resumed sweep marks it
@@ -582,7 +589,9 @@ def _search(
     phase.pace = pace
     budget = s.budget_seconds()
     deadline = time.monotonic() + budget if budget else None
-    with _budget_timer(budget if s.time_budget_grace == "epoch" else None, stop):
+    # (trials elsewhere, on Spark, read no stop flag: there the running trials finish)
+    grace_epoch = s.time_budget_grace == "epoch" and backend.patient
+    with _budget_timer(budget if grace_epoch else None, stop):
         if not sweep.state.searched:  # a sweep resumed in its repeats does not search again
             rule = (
                 _noting(no_progress_stop(s.no_progress_stop), sweep)
@@ -593,10 +602,12 @@ def _search(
             target = sweep.state.search_until or _search_size(config)
             phase.run(algo, target, rule, _left(deadline))
             if resume.n_evaluated(trials) < target and deadline and not _left(deadline):
-                sweep.ended_by = ENDED_BUDGET
-            sweep.state.searched = True
+                sweep.ended_by = ENDED_BUDGET  # (resumed, the search goes on)
+            else:
+                sweep.state.searched = True
             phase.save()
-        _repeats(config, phase, trials, sweep, deadline)
+        if sweep.ended_by != ENDED_BUDGET:
+            _repeats(config, phase, trials, sweep, deadline)
     phase.save()
     backend.finish(tracker, trials)
     return trials
@@ -652,8 +663,8 @@ class _Phase:
         from hyperopt.exceptions import AllTrialsFailed
 
         done = resume.n_evaluated(self.trials)
-        if done >= max_evals:
-            return
+        if done >= max_evals or (timeout is not None and timeout <= 0):
+            return  # (hyperopt refuses a timeout of 0: the budget is spent)
         self.backend.ready(self.trials)
         patient = self.backend.patient
         objective = Objective(

@@ -318,16 +318,24 @@ class Tracker:
         )
         return run.info.run_id
 
-    def system_metrics(self, run_id: str) -> Any:
+    def system_metrics(self, run_id: str, resumed: Any = None) -> Any:
         """MLflow's own monitor of CPU, memory, disk, network (and NVIDIA GPU) use, logged
         into the run as ``system/...`` metrics at MLflow's sampling interval (10 s;
         ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``) until :meth:`SystemMetricsMonitor.finish`.
-        Its failures are its own: a sample that cannot be logged is dropped, quietly."""
-        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+        Its failures are its own: a sample that cannot be logged is dropped, quietly, and a
+        monitor that cannot start is a warning (None). ``resumed``: a run going on, whose
+        samples continue its steps."""
+        logging.getLogger("mlflow.system_metrics").setLevel(logging.CRITICAL)
+        try:
+            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
-        logging.getLogger("mlflow.system_metrics").setLevel(logging.ERROR)
-        monitor = SystemMetricsMonitor(run_id, tracking_uri=self.tracking_uri)
-        monitor.start()
+            monitor = SystemMetricsMonitor(
+                run_id, resume_logging=resumed is not None, tracking_uri=self.tracking_uri
+            )
+            monitor.start()
+        except Exception as exc:  # (psutil missing, say): the trial trains on without
+            logger.warning("no system metrics for run {}: {}", run_id, exc)
+            return None
         return monitor
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:

@@ -321,7 +321,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps: in
             cycle_momentum=False,  # the optimizer's momentum (or Adam's betas) stays as set
         )
     if s.name == "cosine":
-        warm, floor = s.warmup * total, s.min_lr / cfg.optimizer.lr
+        warm, floor = s.warmup * total, min(1.0, s.min_lr / cfg.optimizer.lr)  # (never up)
 
         def factor(step: int) -> float:
             if step < warm:

@@ -465,15 +465,16 @@ def run_trial(
     the runs owed to the best configurations. ``pace``: the sweep's, told each epoch."""
     from .tracking import Tracker
 
-    trial, params, cid, seed = _trial_config(config, sample, number)
+    params, cid, seed = _trial_keys(sample, config.train.seed, number)
     tracker = Tracker(ctx.tracking_uri, ctx.store_timeout, should_stop)
     label = str(number) if number else uuid.uuid4().hex[:6]
     ckpt = TrialCheckpoint.of(ctx, number, cid, seed)
     run_id, earlier, saved = _start_or_continue(tracker, ctx, label, role, ckpt)
-    monitor = tracker.system_metrics(run_id) if config.sweep.system_metrics else None
+    monitor = tracker.system_metrics(run_id, saved) if config.sweep.system_metrics else None
     status = "FAILED"
     keys = {"params": params, "run_id": run_id, "config_id": cid, "seed": seed, "role": role}
-    try:
+    try:  # (a sampled combination the config refuses is a failed trial too)
+        trial = apply_sample(config, {**sample, "train.seed": seed})
         device, precision = place_trial(trial.train.device, trial.train.precision, ctx.threads)
         resolved = _resolved(device.type, precision)
         _log_params(tracker, run_id, {**trial.fixed_params(), **resolved}, earlier)
@@ -499,16 +500,15 @@ def run_trial(
         _mark_interrupted(tracker, run_id, ckpt, exc)
         raise
     except Exception as exc:  # a failed trial is recorded; the sweep goes on
-        status = "KILLED"  # (unless it is recorded)
+        status = "FAILED"  # (a full disk instead: nothing is written, the trial goes on)
         reason = _record_failure(tracker, run_id, label, exc)
-        status = "FAILED"
         return TrialSummary(number, STATUS_FAIL, failure=reason, **keys).to_result()
     finally:
-        if monitor is not None:
+        if monitor is not None and not tracker.lost:
             monitor.finish()  # (its last sample logged while the run is open)
         if not tracker.lost:
             tracker.end_run(run_id, status)
-        if status != "KILLED":
+        if status != "KILLED" and not tracker.lost:
             ckpt.remove()
 
 
@@ -548,15 +548,12 @@ def _record_failure(tracker: Tracker, run_id: str, label: str, exc: Exception) -
     return reason
 
 
-def _trial_config(
-    config: ExperimentConfig, sample: dict[str, Any], number: int | None
-) -> tuple[ExperimentConfig, dict[str, Any], str, int]:
-    """The trial config with its own seed, its searched values, its config id, its seed.
-    On a parallel backend the number is given afterwards, by the driver: the seed then
-    gets a random offset instead."""
+def _trial_keys(sample: dict[str, Any], seed_base: int, number: int | None) -> tuple[Any, ...]:
+    """The trial's searched values, its config id and its seed. On a parallel backend the
+    number is given afterwards, by the driver: the seed then gets a random offset instead."""
     params = trial_params(sample)
-    seed = trial_seed(config.train.seed, number or secrets.randbelow(2**31) + 1)
-    return apply_sample(config, {**sample, "train.seed": seed}), params, config_id(params), seed
+    seed = trial_seed(seed_base, number or secrets.randbelow(2**31) + 1)
+    return params, config_id(params), seed
 
 
 def _log_finished(label: str, summary: TrialSummary, outcome: TrialOutcome) -> None:
