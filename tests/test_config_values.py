@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-import sweep.sweep
 from sweep.__main__ import main
 from sweep.config import MODEL_CONFIGS, ExperimentConfig
+from test_malformed import no_sweep, run  # noqa: F401 (no_sweep: a fixture)
 
 HUGE = "__huge_literal__"  # replaced in the file's text by an integer of 5,000 digits
 
@@ -160,30 +160,9 @@ def with_value(tree: dict[str, Any], field: Field, value: Any) -> dict[str, Any]
     return tree
 
 
-class WouldRun(Exception):
-    """Raised where the sweep would start: the file was accepted."""
-
-
 def run_main(path: Path) -> tuple[int, str]:
-    err = io.StringIO()
-    with (
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(err),
-        contextlib.chdir(path.parent),
-    ):
-        try:
-            code = main([path.name, "--no-progress"])
-        except WouldRun:
-            code = 0
-    return code, err.getvalue()
-
-
-@pytest.fixture
-def no_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
-    def would_run(*args: Any, **kwargs: Any) -> None:
-        raise WouldRun
-
-    monkeypatch.setattr(sweep.sweep, "run_sweep", would_run)
+    """The command line on ``path``, in its folder, with the sweep itself replaced."""
+    return run([path.name, "--no-progress"], path.parent)
 
 
 @pytest.mark.usefixtures("no_sweep")
@@ -214,14 +193,16 @@ def test_a_bad_value_of_any_field_exits_2_naming_it(
     assert sorted(p.name for p in folder.iterdir()) == ["values.yaml"], err  # nothing written
 
 
-def test_the_bounds_are_named_in_the_message(tmp_path: Path, no_sweep: None) -> None:
+@pytest.mark.usefixtures("no_sweep")
+def test_the_bounds_are_named_in_the_message(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     path.write_text("name: values\ntrain: {epochs: 1000000000000000000000000000000}\n")
     code, err = run_main(path)
     assert code == 2 and "key 'train.epochs'" in err and "less than or equal to 10000" in err
 
 
-def test_numbers_are_numbers_not_booleans_nor_strings(tmp_path: Path, no_sweep: None) -> None:
+@pytest.mark.usefixtures("no_sweep")
+def test_numbers_are_numbers_not_booleans_nor_strings(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     for text in (
         "train: {epochs: true}",
@@ -236,10 +217,9 @@ def test_numbers_are_numbers_not_booleans_nor_strings(tmp_path: Path, no_sweep: 
     assert run_main(path)[0] == 0
 
 
+@pytest.mark.usefixtures("no_sweep")
 @pytest.mark.parametrize("name", ["' '", "'\t  '", "''"])
-def test_a_blank_name_is_refused_before_anything_runs(
-    tmp_path: Path, no_sweep: None, name: str
-) -> None:
+def test_a_blank_name_is_refused_before_anything_runs(tmp_path: Path, name: str) -> None:
     path = tmp_path / "values.yaml"
     path.write_text(f"name: {name}\nmodel: {{kind: mlp}}\n")
     code, err = run_main(path)
@@ -247,7 +227,8 @@ def test_a_blank_name_is_refused_before_anything_runs(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["values.yaml"]
 
 
-def test_a_key_written_twice_is_an_error_naming_both_lines(tmp_path: Path, no_sweep: None) -> None:
+@pytest.mark.usefixtures("no_sweep")
+def test_a_key_written_twice_is_an_error_naming_both_lines(tmp_path: Path) -> None:
     (tmp_path / "base.yaml").write_text(
         "name: base\nmodel:\n  kind: mlp\n  dropout: 0.1\n  dropout: 0.2\n"
     )
@@ -269,7 +250,8 @@ def test_a_key_written_twice_is_an_error_naming_both_lines(tmp_path: Path, no_sw
     assert run_main(tmp_path / "values.yaml")[0] == 0
 
 
-def test_an_override_with_a_bad_value_exits_2(tmp_path: Path, no_sweep: None) -> None:
+@pytest.mark.usefixtures("no_sweep")
+def test_an_override_with_a_bad_value_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     path.write_text("name: values\nmodel: {kind: mlp}\n")
     for override in ("train.epochs=true", "train.batch_size=1e9", f"sweep.max_evals={'9' * 5000}"):
