@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO / "src"))
 from sweep.config import load_experiment  # noqa: E402
 from sweep.data import make_splits  # noqa: E402
 from sweep.models import build_model, count_parameters  # noqa: E402
-from sweep.train import choose_device, evaluate, fit, resolve_precision  # noqa: E402
-from sweep.trial import EVAL_PRECISION  # noqa: E402
+from sweep.train import choose_device, fit, resolve_precision  # noqa: E402
+from sweep.trial import final_figures  # noqa: E402
 
 TARGETS = (0.93, 0.94, 0.945)
 FILES = ("experiments/exp12_winner.yaml", "experiments/exp15_fast.yaml")
@@ -48,18 +48,12 @@ def curve(
     device = choose_device(t.device)
     torch.manual_seed(seed)
     model = build_model(config.model).to(device)
-    x_val, y_val, x_test, y_test = (
-        torch.from_numpy(a) for a in (splits.x_val, splits.y_val, splits.x_test, splits.y_test)
-    )
     rows: list[dict] = []
     scoring = [0.0]  # seconds spent scoring, taken off the training time
 
     def score(epoch: int, values: dict) -> None:
         began = time.perf_counter()  # (scoring changes no weight; fit goes back to train())
-        figures = [
-            evaluate(model, x, y, precision=EVAL_PRECISION, pixels=t.pixels, tta=config.eval.tta)
-            for x, y in ((x_val, y_val), (x_test, y_test))
-        ]
+        figures = final_figures(model, splits, config)  # (as a run's final figures are)
         scoring[0] += time.perf_counter() - began
         rows.append(
             {
