@@ -169,6 +169,25 @@ class SiblingCache:
     finished: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
+@dataclass
+class _FinalSample:
+    """MLflow's monitor, whose ``finish`` also logs a last sample: MLflow's own drops the
+    one it took before the stop, so a trial shorter than the sampling interval would have
+    none."""
+
+    monitor: Any
+
+    def finish(self) -> None:
+        m = self.monitor
+        m.finish()
+        try:
+            m.collect_metrics()
+            m.publish_metrics(m.aggregate_metrics())
+            m.mlflow_logger.flush()
+        except Exception:  # (as MLflow's: a sample that cannot be logged is dropped)
+            pass
+
+
 class Tracker:
     """A thin, retrying facade over :class:`MlflowClient` for sweeps and trials."""
 
@@ -336,7 +355,7 @@ class Tracker:
         except Exception as exc:  # (psutil missing, say): the trial trains on without
             logger.warning("no system metrics for run {}: {}", run_id, exc)
             return None
-        return monitor
+        return _FinalSample(monitor)
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self._call(lambda: self.client.set_terminated(run_id, status=status))

@@ -99,7 +99,6 @@ class TrialSummary:
     role: str | None = None  # "trial" or "repeat" (on Spark: set by the driver afterwards)
     pruned: bool = False  # stopped by the pruner: never selected
     epochs_run: int | None = None  # epochs it trained (early stopping and pruning: fewer)
-    train_seconds: float | None = None
 
     @property
     def complete(self) -> bool:
@@ -124,7 +123,6 @@ class TrialSummary:
             test_accuracy=outcome.test_accuracy,
             pruned=outcome.pruned_at is not None,
             epochs_run=outcome.epochs_run,
-            train_seconds=outcome.train_seconds,
             **keys,
         )
 
