@@ -7,12 +7,13 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN = $(UV) run --locked --no-sync
 DATASET_PKG = dataset-fashion-mnist
 
-.PHONY: help setup uv env data sweep test test-fast lint ui test-deps clean
+.PHONY: help setup uv env data sweep test test-unit test-fast lint ui test-deps clean
 
 help:
 	@echo "make sweep [EXP=experiments/exp12.yaml] [ARGS='--max-evals 3']  run a sweep"
 	@echo "make test                                                   run the tests"
-	@echo "make test-fast                                              the fast tests (a few minutes)"
+	@echo "make test-unit                                              the unit tier (seconds)"
+	@echo "make test-fast                                              unit + in-process sweeps"
 	@echo "make ui                                                     browse mlflow.db on :5001"
 
 uv:
@@ -55,7 +56,12 @@ test: setup test-deps
 	$(RUN) ruff format --check src tests analyze_results.py benchmarks
 	$(RUN) pytest -q --durations=10
 
-# offline, no real data, no processes, browser or Spark: a few minutes on 2 cores
+# no store, no process, no real data (and a few Hypothesis examples): seconds on 2 cores
+test-unit: env
+	SWEEP_TEST_TIER=unit $(RUN) pytest -q -m unit
+
+# the unit tier and the in-process sweeps: offline, no real data, no processes, browser or
+# Spark
 test-fast: env
 	$(RUN) pytest -q -m "not slow"
 

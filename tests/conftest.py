@@ -1,5 +1,12 @@
-"""Shared fixtures and helpers: tiny synthetic Fashion-MNIST-shaped IDX files, the real data
-path, system tools some tests need, and one way to run the command line in a new process."""
+"""Shared fixtures and helpers: the test tiers, tiny synthetic Fashion-MNIST-shaped IDX
+files, the real data path, system tools some tests need, and one way to run the command
+line in a new process.
+
+The tiers (README, "Tests"): a test marked ``slow`` starts a process, a browser or Spark,
+or needs the real data; one marked ``sweep`` runs sweeps in this process against a
+temporary store; every other test is ``unit``: no store, no process, no real data, which
+the guard below enforces (``make test-unit`` runs just those, in seconds).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import matplotlib.font_manager  # noqa: F401 (its font cache is built once, here, not in a test)
 import numpy as np
 import pytest
 
@@ -22,6 +31,44 @@ from sweep.data import FILES, DataError, find_data_dir
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# which tier runs: "unit" (make test-unit) scales property-based tests down; "full" runs all
+TIER = os.environ.get("SWEEP_TEST_TIER", "full")
+
+
+def examples(full: int) -> int:
+    """Hypothesis examples for a property: ``full`` in the full run, a few in the unit tier."""
+    return full if TIER != "unit" else max(2, full // 25)
+
+
+# ----------------------------------------------------------------------------- tiers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not any(item.get_closest_marker(m) for m in ("slow", "sweep", "cuda")):
+            item.add_marker(pytest.mark.unit)
+
+
+class TierError(AssertionError):
+    """A test of the unit tier reached for what only the sweep or slow tiers may use."""
+
+
+@pytest.fixture(autouse=True)
+def unit_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit test opens no MLflow store and starts no process: where it does, it fails
+    here, naming the marker it needs."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    if "real_data_dir" in request.fixturenames:
+        raise TierError("a unit test reads no real data: mark it @pytest.mark.slow")
+    from mlflow.tracking import MlflowClient
+
+    def no_store(*args: object, **kwargs: object) -> None:
+        raise TierError("a unit test opens no MLflow store: mark it @pytest.mark.sweep")
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise TierError("a unit test starts no process: mark it @pytest.mark.slow")
+
+    monkeypatch.setattr(MlflowClient, "__init__", no_store)
+    monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
 
 
 def require(available: bool, what: str) -> None:
@@ -142,27 +189,58 @@ def chromium() -> str:
     return str(found)
 
 
-MLP_SWEEP = """
-name: {name}
-model: {{kind: mlp, hidden: {hidden}, dropout: 0.0}}
-train: {{epochs: {epochs}, batch_size: {batch_size}}}
-search:
-  train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
-sweep: {{algo: tpe, max_evals: 2, seed: 1, log_model: false}}
-data: {{subset: {subset}}}
-"""  # (no model logged: these sweeps test how a sweep runs, stops and resumes)
+# every test's tiny sweep: a 2-trial TPE search of an MLP's learning rate, 1 epoch of 600
+# images (tiny_sweep changes what a test needs)
+TINY_SWEEP = {
+    "model": {"kind": "mlp", "hidden": [16], "dropout": 0.0},
+    "train": {"epochs": 1, "batch_size": 100},
+    "search": {"train.optimizer.lr": {"loguniform": [1.0e-3, 1.0e-2]}},
+    "sweep": {"algo": "tpe", "max_evals": 2, "seed": 1},
+    "data": {"subset": 600},
+}
+
+
+def tiny_sweep(name: str, replace: tuple[str, ...] = ("search",), **blocks: Any) -> str:
+    """The YAML of the tiny sweep named ``name``: each keyword updates its block of
+    :data:`TINY_SWEEP` (or replaces it, where named in ``replace``; ``search`` by default)
+    or adds a key (``hypothesis``)."""
+    import copy
+
+    import yaml
+
+    tree: dict[str, Any] = {"name": name, **copy.deepcopy(TINY_SWEEP)}
+    for key, value in blocks.items():
+        merge = isinstance(value, dict) and key in tree and key not in replace
+        tree[key] = {**tree[key], **value} if merge else value
+    return yaml.safe_dump(tree, sort_keys=False)
 
 
 def write_mlp_sweep(
     folder: Path, name: str, *, epochs: int, subset: int, hidden: list[int], batch_size: int
 ) -> Path:
-    """A 2-trial TPE sweep of an MLP's learning rate, as ``folder/name.yaml``."""
+    """A 2-trial TPE sweep of an MLP's learning rate, as ``folder/name.yaml`` (no model
+    logged: these sweeps test how a sweep runs, stops and resumes)."""
     path = folder / f"{name}.yaml"
-    text = MLP_SWEEP.format(
-        name=name, epochs=epochs, subset=subset, hidden=hidden, batch_size=batch_size
+    path.write_text(
+        tiny_sweep(
+            name,
+            model={"hidden": hidden},
+            train={"epochs": epochs, "batch_size": batch_size},
+            sweep={"log_model": False},
+            data={"subset": subset},
+        )
     )
-    path.write_text(text)
     return path
+
+
+def bare_tracker(uri: str = "sqlite:////nowhere/mlflow.db") -> Any:
+    """A Tracker without a store behind it: for its retry and outage logic alone."""
+    from sweep.tracking import Tracker
+
+    tracker = object.__new__(Tracker)
+    tracker.tracking_uri, tracker.store_timeout, tracker.should_stop = uri, 180.0, None
+    tracker.lost, tracker.fault = False, None
+    return tracker
 
 
 def free_port() -> int:

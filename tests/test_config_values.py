@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from conftest import examples
 from sweep.__main__ import main
 from sweep.config import MODEL_CONFIGS, ExperimentConfig
 from test_malformed import no_sweep, run  # noqa: F401 (no_sweep: a fixture)
@@ -168,7 +169,7 @@ def run_main(path: Path) -> tuple[int, str]:
 @pytest.mark.usefixtures("no_sweep")
 @pytest.mark.parametrize(("kind", "field"), FIELDS, ids=[f"{k}:{f.key}" for k, f in FIELDS])
 @settings(
-    max_examples=6,
+    max_examples=examples(6),
     deadline=None,
     derandomize=True,
     database=None,
@@ -262,6 +263,7 @@ def test_an_override_with_a_bad_value_exits_2(tmp_path: Path) -> None:
         assert "Traceback" not in err.getvalue() and err.getvalue().count("\n") == 1
 
 
+@pytest.mark.slow
 def test_a_pickle_that_cannot_be_read_exits_2_in_one_paragraph(tmp_path: Path) -> None:
     from conftest import run_cli
 

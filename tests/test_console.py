@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-SWEEP = """
-name: console
-model: {kind: mlp, hidden: [32], dropout: 0.0}
-train: {epochs: 1, batch_size: 64}
-search:
-  train.optimizer.lr: {loguniform: [1.0e-3, 1.0e-2]}
-sweep: {algo: tpe, max_evals: 3, seed: 1}
-data: {subset: 1000}
-"""
+from conftest import tiny_sweep
+
+SWEEP = tiny_sweep(
+    "console",
+    model={"hidden": [32]},
+    train={"batch_size": 64},
+    sweep={"max_evals": 3},
+    data={"subset": 1000},
+)
 LOG_LINE = re.compile(r"\d\d:\d\d:\d\d(\x1b\[0m)? (trial|sweep|registered|\d+ runs)")
 
 

@@ -69,6 +69,7 @@ def test_a_device_in_the_file_is_checked_too(
     assert list(tmp_path.iterdir()) == [path]
 
 
+@pytest.mark.sweep
 def test_a_sweep_whose_every_trial_fails(
     tmp_path: Path, synthetic_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

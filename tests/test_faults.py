@@ -14,17 +14,9 @@ import pytest
 from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import OperationalError
 
+from conftest import bare_tracker
 from sweep.faults import StorageFull, storage_problem, writing
 from sweep.signals import StoreLost
-from sweep.tracking import Tracker
-
-
-def bare_tracker(uri: str = "sqlite:////nowhere/mlflow.db") -> Tracker:
-    """A Tracker without a store behind it: only its retry logic is tested here."""
-    tracker = object.__new__(Tracker)
-    tracker.tracking_uri, tracker.store_timeout, tracker.should_stop = uri, 180.0, None
-    tracker.lost, tracker.fault = False, None
-    return tracker
 
 
 def full_sqlite() -> MlflowException:

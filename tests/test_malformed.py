@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sweep.sweep
+from conftest import examples
 from sweep.__main__ import main
 
 EXPERIMENTS = Path(__file__).parents[1] / "experiments"
@@ -176,7 +177,7 @@ def no_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("no_sweep")
 @settings(
-    max_examples=500,
+    max_examples=examples(500),
     deadline=None,
     derandomize=True,  # the same 500 cases on every run: CI stays reproducible
     database=None,

@@ -3,6 +3,8 @@ first trial to reach an epoch never does."""
 
 from __future__ import annotations
 
+import pytest
+
 from sweep.config import PrunerConfig
 from sweep.pruning import applies, is_rung, should_prune
 
@@ -45,13 +47,15 @@ def test_the_other_trials_are_read_only_where_the_rule_can_stop_one() -> None:
     assert not any(applies(e, PrunerConfig()) for e in range(1, 10))
 
 
+@pytest.mark.sweep
 def test_sibling_values_come_from_the_store_and_finished_histories_are_read_once(
     tmp_path,
 ) -> None:
     """The other child runs' objective at a step: failed and killed ones left out, a run
     that has not reached the step left out, a finished run's history read only once."""
     from sweep import metrics as M
-    from sweep.tracking import SiblingCache, Tracker
+    from sweep.pruning import Siblings
+    from sweep.tracking import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = tracker.experiment_id("siblings")
@@ -80,32 +84,32 @@ def test_sibling_values_come_from_the_store_and_finished_histories_are_read_once
     tracker.client.get_metric_history = lambda run_id, key: (
         reads.append(run_id) or history(run_id, key)
     )
-    siblings = SiblingCache(exp, parent, me, M.VAL_ACCURACY)
-    assert sorted(tracker.sibling_values(siblings, 1)) == [0.4, 0.5]
-    assert tracker.sibling_values(siblings, 2) == [0.6]  # trial 3 has not reached epoch 2
+    siblings = Siblings(tracker, exp, parent, me, M.VAL_ACCURACY)
+    assert sorted(siblings.values_at(1)) == [0.4, 0.5]
+    assert siblings.values_at(2) == [0.6]  # trial 3 has not reached epoch 2
     tracker.log_metrics(running, {M.VAL_ACCURACY: 0.45}, step=2)
-    assert sorted(tracker.sibling_values(siblings, 2)) == [0.45, 0.6]
+    assert sorted(siblings.values_at(2)) == [0.45, 0.6]
     assert reads.count(running) == 3  # a running trial is read again each time
     assert len(reads) - reads.count(running) == 1  # the finished one once
 
 
-class FakeTracker:
+class FakeSiblings:
     """The two questions a trial's pruning check asks the store."""
 
     def __init__(self, others: list[float], same_config: bool = False):
         self.others, self.same_config, self.asked = others, same_config, []
 
-    def has_sibling_of_config(self, siblings, cid: str) -> bool:
+    def has_config(self, cid: str) -> bool:
         return self.same_config
 
-    def sibling_values(self, siblings, epoch: int) -> list[float]:
+    def values_at(self, epoch: int) -> list[float]:
         self.asked.append(epoch)
         return self.others
 
 
-def pruning_check(objective: str, tracker: FakeTracker):
+def pruning_check(objective: str, siblings: FakeSiblings):
     from sweep.config import ExperimentConfig
-    from sweep.trial import TrialContext, _pruner
+    from sweep.trial import _pruner
 
     config = ExperimentConfig.model_validate(
         {
@@ -116,16 +120,15 @@ def pruning_check(objective: str, tracker: FakeTracker):
             },
         }
     )
-    ctx = TrialContext("sqlite:///x.db", "1", "parent", None, "scratch")
-    return _pruner(config, tracker, ctx, "run", "cid")
+    return _pruner(config, siblings, "cid")
 
 
 def test_a_trial_with_the_higher_validation_loss_is_the_one_pruned() -> None:
     """objective val_loss: lower is better, so a trial above the others' loss is behind."""
-    check = pruning_check("val_loss", FakeTracker([0.30, 0.32]))
+    check = pruning_check("val_loss", FakeSiblings([0.30, 0.32]))
     assert check(2, {"val_loss": 0.90, "val_accuracy": 0.5})
     assert not check(2, {"val_loss": 0.20, "val_accuracy": 0.5})
-    check = pruning_check("val_accuracy", FakeTracker([0.80, 0.82]))
+    check = pruning_check("val_accuracy", FakeSiblings([0.80, 0.82]))
     assert check(2, {"val_loss": 0.2, "val_accuracy": 0.50})
     assert not check(2, {"val_loss": 0.9, "val_accuracy": 0.90})
 
@@ -133,10 +136,10 @@ def test_a_trial_with_the_higher_validation_loss_is_the_one_pruned() -> None:
 def test_a_configuration_the_sweep_ran_before_is_never_pruned() -> None:
     """On Spark the driver marks repeats only afterwards: the store says the sweep has a
     run of this configuration, so this one is a repeat and goes on."""
-    tracker = FakeTracker([0.80, 0.82], same_config=True)
-    check = pruning_check("val_accuracy", tracker)
+    siblings = FakeSiblings([0.80, 0.82], same_config=True)
+    check = pruning_check("val_accuracy", siblings)
     assert not check(1, {"val_accuracy": 0.1}) and not check(2, {"val_accuracy": 0.1})
-    assert tracker.asked == []  # (not even read)
+    assert siblings.asked == []  # (not even read)
 
 
 def test_the_runs_owed_to_the_best_configurations_are_never_pruned(monkeypatch) -> None:
@@ -158,6 +161,7 @@ def test_the_runs_owed_to_the_best_configurations_are_never_pruned(monkeypatch) 
     assert pruned == [False, False, True]
 
 
+@pytest.mark.sweep
 def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> None:
     """Two configurations, one that cannot learn (lr 1e-7): the first trial runs its 4
     epochs; the second is stopped after epoch 2, tagged, recorded FINISHED, not selected."""

@@ -14,10 +14,10 @@ from sweep import metrics as M
 from sweep.__main__ import main
 
 
-# Trial 2 is long enough (5 epochs of 8,100 images) to be caught running on any machine:
-# the tests wait for its first epoch in the store, then interrupt it (4 epochs to spare),
-# or trial 1 the same way.
-def write_sweep(folder: Path, name: str, epochs: int = 5, subset: int = 9000) -> Path:
+# Trial 2 is long enough (3 epochs of 8,100 images, seconds each) to be caught running on
+# any machine: the tests wait for its first epoch in the store, then interrupt it (2 epochs
+# to spare), or trial 1 the same way.
+def write_sweep(folder: Path, name: str, epochs: int = 3, subset: int = 9000) -> Path:
     return write_mlp_sweep(
         folder, name, epochs=epochs, subset=subset, hidden=[256, 256], batch_size=32
     )
@@ -95,7 +95,7 @@ def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path
 
 @pytest.mark.slow
 def test_a_running_sweep_is_never_run_twice_at_once(tmp_path: Path, synthetic_dir: Path) -> None:
-    path = write_sweep(tmp_path, "busy")  # stopped in trial 1: 4 epochs to spare
+    path = write_sweep(tmp_path, "busy")  # stopped in trial 1: 2 epochs to spare
     one = ("--data-dir", synthetic_dir, "--max-evals", "1")
     first, log = start_cli(path, *one, cwd=tmp_path)
     wait_for_trial(tmp_path, "busy", 1, first, log)
@@ -142,9 +142,12 @@ def test_fresh_starts_a_new_sweep(
     client.update_run(first[0].info.run_id, status="KILLED")
     from hyperopt import Trials
 
+    from sweep.config import SweepIdentity
+
+    other = SweepIdentity(config="another-config", search="another-search", setup="x")
     st.save(
         st.state_path("sqlite:///mlflow.db", "fresh"),
-        st.SweepState("fresh", first[0].info.run_id, "another-config", Trials()),
+        st.SweepState("fresh", first[0].info.run_id, other, Trials()),
     )
     assert main(args) == 2  # changed config: refused
     assert main([*args, "--fresh"]) == 0
@@ -281,12 +284,12 @@ def test_broken_data_gives_a_clear_error(
 
 @pytest.mark.slow
 def test_kill_9_in_a_trials_third_epoch_then_resume(tmp_path: Path, synthetic_dir: Path) -> None:
-    """kill -9 in epoch 3 of 6 of trial 2 (trial 1 finished), resume: trial 1 kept, trial 2
+    """kill -9 in epoch 3 of 4 of trial 2 (trial 1 finished), resume: trial 1 kept, trial 2
     goes on from epoch 3 in its own child run and ends with the history an uninterrupted
     run of the same trial has (same seed, CPU)."""
     import torch
 
-    path = write_sweep(tmp_path, "went_on", epochs=6, subset=4500)
+    path = write_sweep(tmp_path, "went_on", epochs=4, subset=4500)
     proc, log = start(path, tmp_path, synthetic_dir)
     ckpt = tmp_path / ".sweep" / "went_on.checkpoints" / "trial-002.ckpt"
 
@@ -328,12 +331,13 @@ def test_kill_9_in_a_trials_third_epoch_then_resume(tmp_path: Path, synthetic_di
             ]
             for k in second
         ]
-        assert [s for s, _ in histories[0]] == [1, 2, 3, 4, 5, 6], key
-        assert [s for s, _ in histories[1]] == [1, 2, 3, 4, 5, 6], key
+        assert [s for s, _ in histories[0]] == [1, 2, 3, 4], key
+        assert [s for s, _ in histories[1]] == [1, 2, 3, 4], key
         for (_, a), (_, b) in zip(*histories, strict=True):
             assert a == pytest.approx(b, rel=1e-5, abs=1e-6), key
 
 
+@pytest.mark.sweep
 def test_a_trial_going_on_with_another_device_keeps_its_params_and_says_so(
     tmp_path: Path,
 ) -> None:

@@ -16,23 +16,31 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, tiny_sweep
 from sweep import metrics as M
 from sweep.config import load_experiment
-from sweep.report import ACTIONPLAN_END, ACTIONPLAN_START
+from sweep.report import markers
 from sweep.stats import compare
 from sweep.sweep import RunOptions, run_sweep
 
-SWEEP = """
-name: {name}
-hypothesis: test
-model: {{kind: mlp, hidden: [16], dropout: 0.0}}
-train: {{epochs: 2, batch_size: 100}}
-search:
-  train.optimizer.lr: {{loguniform: [{low}, {high}]}}
-sweep: {{algo: random, max_evals: 3, seed: {seed}, repeats: 2, log_model: false}}
-data: {{subset: 600}}
-"""
+pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
+
+
+def report_sweep(name: str, low: float, high: float, seed: int, **changes) -> str:
+    """A random search of the learning rate in [low, high], 3 trials, 2 runs of the best."""
+    blocks = {
+        "hypothesis": "test",
+        "train": {"epochs": 2},
+        "search": {"train.optimizer.lr": {"loguniform": [low, high]}},
+        "sweep": {
+            "algo": "random",
+            "max_evals": 3,
+            "seed": seed,
+            "repeats": 2,
+            "log_model": False,
+        },
+    }
+    return tiny_sweep(name, **{**blocks, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +52,7 @@ def store(tmp_path_factory, synthetic_dir) -> Path:
         [("exp1_slow_lr", 1e-4, 3e-4), ("exp2_fast_lr", 3e-3, 1e-2), ("exp3_mid_lr", 1e-3, 2e-3)]
     ):
         path = folder / f"{name}.yaml"
-        path.write_text(SWEEP.format(name=name, low=low, high=high, seed=i))
+        path.write_text(report_sweep(name, low, high, seed=i))
         run_sweep(load_experiment(path), path, options)
     return folder
 
@@ -240,20 +248,17 @@ def test_filters_and_baseline(store: Path, tmp_path: Path) -> None:
 
 
 def test_update_actionplan_keeps_hand_written_text(store: Path, tmp_path: Path) -> None:
+    start, end = markers("--update-actionplan")
     plan = tmp_path / "PLAN.md"
-    plan.write_text(f"# Plan\nhand-written\n{ACTIONPLAN_START}\nold\n{ACTIONPLAN_END}\nafter\n")
+    plan.write_text(f"# Plan\nhand-written\n{start}\nold\n{end}\nafter\n")
     done = analyze("--update-actionplan", str(plan), "--out", str(tmp_path / "r"), cwd=store)
     assert done.returncode == 0, done.stderr
     text = plan.read_text()
-    assert text.startswith("# Plan\nhand-written\n") and text.endswith(
-        f"{ACTIONPLAN_END}\nafter\n"
-    )
+    assert text.startswith("# Plan\nhand-written\n") and text.endswith(f"{end}\nafter\n")
     assert "old" not in text and "| exp2_fast_lr |" in text
 
 
 def test_update_readme_writes_the_table_of_sweeps(store: Path, tmp_path: Path) -> None:
-    from sweep.report import markers
-
     start, end = markers("--update-readme")
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n{start}\nold\n{end}\nafter\n")
@@ -286,12 +291,15 @@ def test_failed_trials_are_counted_not_averaged(tmp_path: Path, synthetic_dir: P
     from sweep.report import build_report
 
     path = tmp_path / "f.yaml"
+    sweep = {"algo": "random", "max_evals": 4, "seed": 0, "repeats": 2, "log_model": False}
     path.write_text(
-        SWEEP.format(name="exp9_some_fail", low=1e-3, high=2e-3, seed=0)
-        .replace("loguniform: [0.001, 0.002]", "choice: [1.0e-3, 1.0e+30]")
-        .replace("max_evals: 3", "max_evals: 4")
-        .replace("train: {epochs", "train: {optimizer: {name: sgd}, epochs")
-    )
+        report_sweep(
+            "exp9_some_fail", 1e-3, 2e-3, seed=0,
+            train={"optimizer": {"name": "sgd"}, "epochs": 2},
+            search={"train.optimizer.lr": {"choice": [1.0e-3, 1.0e30]}},
+            sweep=sweep,
+        )
+    )  # fmt: skip
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_sweep(
         load_experiment(path),

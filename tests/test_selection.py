@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO
+from conftest import REPO, tiny_sweep
 from sweep import metrics as M
 from sweep import selection
 from sweep import trial as trial_module
@@ -25,19 +26,23 @@ from sweep.data import Splits
 from sweep.models import build_model
 from sweep.trial import TrialOutcome
 
+pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
+
 # dropout -> (validation accuracy, test accuracy): the validation-best (0.1) is not the
 # test-best (0.2)
 ACCURACY = {0.1: (0.90, 0.80), 0.2: (0.85, 0.95), 0.3: (0.80, 0.70)}
 
-SWEEP = """
-name: {name}
-model: {{kind: mlp, hidden: [8], dropout: 0.0}}
-train: {{epochs: 1, batch_size: 100, seed: 100}}
-search:
-  model.dropout: {{choice: [0.1, 0.2, 0.3]}}
-sweep: {sweep}
-data: {{subset: 600}}
-"""
+
+def selection_sweep(name: str, sweep: str) -> str:
+    """A grid or search over three dropouts; ``sweep``: the whole sweep block, as YAML."""
+    return tiny_sweep(
+        name,
+        replace=("search", "sweep"),
+        model={"hidden": [8]},
+        train={"seed": 100},
+        search={"model.dropout": {"choice": [0.1, 0.2, 0.3]}},
+        sweep=yaml.safe_load(sweep),
+    )
 
 
 def fake_outcome(trial, ctx, device=None, **hooks) -> TrialOutcome:
@@ -71,9 +76,9 @@ def fake_outcome(trial, ctx, device=None, **hooks) -> TrialOutcome:
 @pytest.fixture(autouse=True)
 def no_figures(monkeypatch) -> None:
     """The runs' figures and reports are not what these tests look at (test_sweep's are)."""
-    from sweep.tracking import Tracker
+    from sweep import artifacts
 
-    monkeypatch.setattr(Tracker, "log_evaluation", lambda *args, **kwargs: None)
+    monkeypatch.setattr(artifacts, "log_evaluation", lambda *args, **kwargs: None)
 
 
 @pytest.fixture
@@ -96,7 +101,7 @@ def sweep_case(tmp_path: Path, data: Path, name: str, sweep: str) -> tuple:
     from sweep.sweep import RunOptions
 
     path = tmp_path / f"{name}.yaml"
-    path.write_text(SWEEP.format(name=name, sweep=sweep))
+    path.write_text(selection_sweep(name, sweep))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     options = RunOptions(tracking_uri=uri, data_dir=str(data), show_progress=False)
     return path, load_experiment(path), uri, options
@@ -113,7 +118,7 @@ def test_grid_runs_each_combination_once_per_seed_and_selects_on_validation(
     tmp_path: Path, synthetic_dir: Path, fake_training
 ) -> None:
     path = tmp_path / "grid.yaml"
-    path.write_text(SWEEP.format(name="grid_case", sweep="{algo: grid, repeats: 2}"))
+    path.write_text(selection_sweep("grid_case", "{algo: grid, repeats: 2}"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     code, out = run_cli_here(
         str(path), "--tracking-uri", uri, "--data-dir", str(synthetic_dir), "--no-progress",
@@ -219,11 +224,10 @@ def test_selection_rules() -> None:
 
 def test_grid_needs_choice_dimensions(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(
-        SWEEP.format(name="bad", sweep="{algo: grid}").replace(
-            "model.dropout: {choice: [0.1, 0.2, 0.3]}", "model.dropout: {uniform: [0.1, 0.3]}"
-        )
+    text = tiny_sweep(
+        "bad", sweep={"algo": "grid"}, search={"model.dropout": {"uniform": [0.1, 0.3]}}
     )
+    path.write_text(text)
     with pytest.raises(ConfigError, match=r"key 'sweep.algo'.*model.dropout is uniform"):
         load_experiment(path)
 
@@ -363,12 +367,12 @@ def test_export_best_writes_the_selected_configuration_as_a_runnable_file(
 def test_a_model_that_cannot_be_logged_is_a_warning_not_a_failed_sweep(
     tmp_path: Path, synthetic_dir: Path, fake_training, monkeypatch
 ) -> None:
-    from sweep.tracking import Tracker
+    import sweep.sweep
 
     def fails(*args, **kwargs):
         raise RuntimeError("export failed")
 
-    monkeypatch.setattr(Tracker, "log_model", fails)
+    monkeypatch.setattr(sweep.sweep, "log_model", fails)
     path, _, uri, _ = sweep_case(tmp_path, synthetic_dir, "no_model", "{algo: grid}")
     code, out = run_cli_here(str(path), "--tracking-uri", uri, "--data-dir", str(synthetic_dir),
                              "--no-progress", cwd=tmp_path)  # fmt: skip

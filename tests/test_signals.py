@@ -12,20 +12,11 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from conftest import tiny_sweep
 from sweep import metrics as M
 from sweep.__main__ import main
 
 pytestmark = pytest.mark.slow  # a dozen sweeps
-
-SWEEP = """
-name: {name}
-model: {{kind: mlp, hidden: [16], dropout: 0.0}}
-train: {{epochs: 1, batch_size: 100}}
-search:
-  train.optimizer.lr: {{loguniform: [1.0e-3, 1.0e-2]}}
-sweep: {{algo: random, max_evals: 2, seed: 1}}
-data: {{subset: 600}}
-"""
 
 
 def ctrl_c() -> None:
@@ -43,7 +34,7 @@ def runs(folder: Path, name: str) -> list:
 
 def sweep_args(folder: Path, name: str, data: Path) -> list[str]:
     path = folder / f"{name}.yaml"
-    path.write_text(SWEEP.format(name=name))
+    path.write_text(tiny_sweep(name, sweep={"algo": "random"}))
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     return [str(path), "--data-dir", str(data), "--tracking-uri", uri, "--no-progress"]
 

@@ -8,20 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, tiny_sweep
 
 pytestmark = pytest.mark.slow
 
-SWEEP = """
-name: spark_sweep
-hypothesis: trials run side by side under SparkTrials
-model: {kind: mlp, hidden: [128], dropout: 0.1}
-train: {epochs: 2, batch_size: 64}
-search:
-  train.optimizer.lr: {loguniform: [1.0e-3, 1.0e-2]}
-sweep: {algo: tpe, max_evals: 4, seed: 3, backend: spark, parallelism: 2}
-data: {subset: 2000}
-"""
+SWEEP = tiny_sweep(
+    "spark_sweep",
+    hypothesis="trials run side by side under SparkTrials",
+    model={"hidden": [128], "dropout": 0.1},
+    train={"epochs": 2, "batch_size": 64},
+    sweep={"max_evals": 4, "seed": 3, "backend": "spark", "parallelism": 2},
+    data={"subset": 2000},
+)
 
 
 def test_spark_connect_is_refused_clearly(tmp_path: Path, real_data_dir) -> None:

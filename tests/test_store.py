@@ -62,6 +62,7 @@ def test_a_file_that_is_not_a_store(tmp_path: Path, monkeypatch, capsys) -> None
     assert not (tmp_path / "junk.db.lock").exists() and not (tmp_path / ".sweep").exists()
 
 
+@pytest.mark.sweep
 def test_a_truncated_store(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     a_store(tmp_path / "whole.db")
@@ -70,6 +71,7 @@ def test_a_truncated_store(tmp_path: Path, monkeypatch, capsys) -> None:
     refused(tmp_path, capsys, "sqlite:///cut.db", "cut.db", "not an MLflow store")
 
 
+@pytest.mark.sweep
 def test_a_store_of_a_newer_mlflow(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     a_store(tmp_path / "new.db")
@@ -78,6 +80,7 @@ def test_a_store_of_a_newer_mlflow(tmp_path: Path, monkeypatch, capsys) -> None:
     refused(tmp_path, capsys, "sqlite:///new.db", "newer MLflow", "f00dfeed1234")
 
 
+@pytest.mark.slow
 def test_a_store_of_an_older_mlflow(tmp_path: Path, synthetic_dir: Path, monkeypatch, capsys):
     """Found when MLflow opens it (a store being created right now passes through older
     revisions): still one paragraph, exit 2, and the command that upgrades it."""
@@ -123,6 +126,7 @@ def test_passwords_are_never_shown() -> None:
     assert shown("postgresql+psycopg://me@db/x?password=pw&a=b").endswith("?password=***&a=b")
 
 
+@pytest.mark.sweep
 def test_a_store_that_never_answers_stops_within_the_timeout() -> None:
     """On opening it (a trial's first call) as on any later call: retried, said once on the
     console, then StoreLost; a Ctrl-C meanwhile gives up at once."""
@@ -149,6 +153,7 @@ def test_only_a_store_that_does_not_answer_is_waited_for() -> None:
     assert unreachable(RuntimeError("Max retries exceeded (too many 503 error responses)"))
 
 
+@pytest.mark.sweep
 def test_a_server_that_answers_500_is_an_error_not_an_outage(
     tmp_path: Path, synthetic_dir: Path, monkeypatch, capsys
 ) -> None:
@@ -228,6 +233,7 @@ def test_a_missing_driver_names_the_extra(monkeypatch) -> None:
     assert "secret" not in str(err.value) and "u:***@" in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_report_never_creates_a_store(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(REPO / "analyze_results.py"), "--tracking-uri", "sqlite:///no.db"],

@@ -11,6 +11,8 @@ from sweep import metrics as M
 from sweep.config import load_experiment
 from sweep.sweep import RunOptions, no_progress_stop, run_sweep
 
+pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
+
 TINY = """
 name: tiny
 hypothesis: a tiny MLP learns the synthetic patterns
@@ -193,14 +195,30 @@ def test_a_parent_that_cannot_be_set_up_is_not_left_running(
 
 
 def test_the_device_is_not_part_of_the_sweeps_identity(tmp_path) -> None:
-    from sweep.resume import config_hash
+    from sweep.config import SweepIdentity
 
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY)
-    cpu = load_experiment(path, {"train.device": "cpu"})
-    gpu = load_experiment(path, {"train.device": "cuda"})
-    assert config_hash(cpu) == config_hash(gpu)
-    assert config_hash(cpu) != config_hash(load_experiment(path, {"train.epochs": 3}))
+    cpu = SweepIdentity.of(load_experiment(path, {"train.device": "cpu"}))
+    assert cpu == SweepIdentity.of(load_experiment(path, {"train.device": "cuda"}))
+    assert cpu.config != SweepIdentity.of(load_experiment(path, {"train.epochs": 3})).config
+
+
+def test_each_part_of_the_identity_leaves_out_what_it_is_named_for(tmp_path) -> None:
+    """config: everything that trains; search: all but max_evals; setup: all but seeds."""
+    from sweep.config import SweepIdentity
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    base = SweepIdentity.of(load_experiment(path))
+    more = SweepIdentity.of(load_experiment(path, {"sweep.max_evals": 9}))
+    seeded = SweepIdentity.of(load_experiment(path, {"train.seed": 7, "sweep.seed": 7}))
+    budget = SweepIdentity.of(load_experiment(path, {"sweep.time_budget": "1h"}))
+    assert more.config != base.config and more.search == base.search
+    assert more.setup != base.setup  # (a longer sweep is another setup)
+    assert seeded.config != base.config and seeded.search != base.search
+    assert seeded.setup == base.setup
+    assert budget == base
 
 
 def test_an_unreadable_state_file_is_a_clear_error(tmp_path, synthetic_dir, monkeypatch, capsys):

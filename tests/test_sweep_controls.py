@@ -16,6 +16,8 @@ from sweep.config import ConfigError, load_experiment
 from sweep.signals import SweepInterrupted
 from sweep.sweep import RunOptions, run_sweep
 
+pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
+
 CONTROLS = """
 name: controls
 model: {kind: mlp, hidden: [64], dropout: 0.0}
@@ -124,6 +126,7 @@ def test_a_start_point_outside_the_space_is_refused_at_load(tmp_path: Path) -> N
     assert [set(p) for p in fixed.sweep.start_with] == [{"train.optimizer.lr"}] * 2
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_a_bad_start_point_with_status_2(tmp_path: Path) -> None:
     from conftest import run_cli
 
@@ -135,10 +138,20 @@ def test_the_command_line_refuses_a_bad_start_point_with_status_2(tmp_path: Path
 
 
 def test_a_time_budget_starts_no_trial_after_it_and_the_same_command_goes_on(
-    tmp_path: Path, synthetic_dir: Path
+    tmp_path: Path, synthetic_dir: Path, monkeypatch
 ) -> None:
-    # a trial of 40 epochs on 18,000 images outlasts the 0.5 s budget on any machine
-    slow = CONTROLS.replace("epochs: 3", "epochs: 40").replace("subset: 3000", "subset: 20000")
+    import time
+
+    import sweep.trial
+
+    train = sweep.trial.train_trial
+
+    def slow_trial(*args, **kwargs):  # outlasts the 0.5 s budget on any machine
+        time.sleep(0.6)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(sweep.trial, "train_trial", slow_trial)
+    slow = CONTROLS.replace("epochs: 3", "epochs: 1")
     result, client = run(tmp_path, synthetic_dir, slow, max_evals=2, time_budget="0.5s")
     assert len(result.trials) == 1 and result.ended_by == "time_budget"
     parent = client.get_run(result.parent_run_id)

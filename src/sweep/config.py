@@ -12,6 +12,7 @@ import hashlib
 import math
 import operator
 import re
+from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -26,6 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from .faults import first_line
 
 
 class ConfigError(ValueError):
@@ -694,7 +697,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
-        problem = problem or str(exc).splitlines()[0]
+        problem = problem or first_line(exc)
         hint = " Save it as UTF-8 text." if isinstance(exc, yaml.reader.ReaderError) else ""
         raise ConfigError(
             f"{where}: not valid YAML{at}: {problem}.{hint} Fix it and run again."
@@ -890,6 +893,25 @@ def config_digest(
     }
     text = config.model_dump_json(exclude=exclude)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SweepIdentity:
+    r"""What a sweep is, hashed once when it opens: three :func:`config_digest`\ s of its
+    config (file and command-line overrides), each named for what it hashes. None of them
+    covers where the sweep trains, what it draws and logs, or how long it may run."""
+
+    config: str  # the whole config: an interrupted sweep resumes only with the same
+    search: str  # the config but sweep.max_evals: a finished sweep is extended by more trials
+    setup: str  # the config but its seeds: sweeps of one setup are pooled in a report
+
+    @classmethod
+    def of(cls, config: ExperimentConfig) -> SweepIdentity:
+        return cls(
+            config=config_digest(config),
+            search=config_digest(config, sweep=("max_evals",)),
+            setup=config_digest(config, train=("seed",), sweep=("seed",)),
+        )
 
 
 def to_yaml(config: ExperimentConfig) -> str:

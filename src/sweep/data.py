@@ -26,12 +26,15 @@ CLASS_NAMES = (
     "Ankle boot",
 )
 
+# the four IDX files' stems (each also read as STEM.gz)
+TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
+TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 # file stem -> (magic number, expected item count)
 FILES = {
-    "train-images-idx3-ubyte": (2051, 60_000),
-    "train-labels-idx1-ubyte": (2049, 60_000),
-    "t10k-images-idx3-ubyte": (2051, 10_000),
-    "t10k-labels-idx1-ubyte": (2049, 10_000),
+    TRAIN_IMAGES: (2051, 60_000),
+    TRAIN_LABELS: (2049, 60_000),
+    TEST_IMAGES: (2051, 10_000),
+    TEST_LABELS: (2049, 10_000),
 }
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 TORCHVISION_DIR = Path("data/FashionMNIST/raw")
@@ -39,8 +42,8 @@ TORCHVISION_DIR = Path("data/FashionMNIST/raw")
 HOW_TO_GET = (
     "Get them with `make data` (installs Debian's package dataset-fashion-mnist where apt "
     "is available, otherwise downloads through torchvision into ./data), or put the four "
-    "files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-    "t10k-labels-idx1-ubyte.gz) in a folder and pass --data-dir or set SWEEP_DATA_DIR."
+    f"files ({', '.join(f'{stem}.gz' for stem in FILES)}) in a folder and pass --data-dir or "
+    "set SWEEP_DATA_DIR."
 )
 
 
@@ -217,10 +220,10 @@ def load_pickle(path: str | Path, allow: bool = False) -> dict[str, np.ndarray]:
 
     xt, xs = images(x_train), images(x_test)
     return {
-        "train-images-idx3-ubyte": xt,
-        "train-labels-idx1-ubyte": labels(y_train, len(xt)),
-        "t10k-images-idx3-ubyte": xs,
-        "t10k-labels-idx1-ubyte": labels(y_test, len(xs)),
+        TRAIN_IMAGES: xt,
+        TRAIN_LABELS: labels(y_train, len(xt)),
+        TEST_IMAGES: xs,
+        TEST_LABELS: labels(y_test, len(xs)),
     }
 
 
@@ -282,7 +285,7 @@ def make_splits(
     from sklearn.model_selection import train_test_split
 
     arrays = load_source(data_dir, pickle_file, allow_pickle)
-    x, y = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
+    x, y = arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS]
     pool = stratified_subset(y, subset, seed) if subset else np.arange(len(y))
     train_idx, val_idx = train_test_split(
         pool, test_size=val_fraction, stratify=y[pool], random_state=seed
@@ -293,8 +296,8 @@ def make_splits(
         y_train=y[train_idx].astype(np.int64),
         x_val=x[val_idx],
         y_val=y[val_idx].astype(np.int64),
-        x_test=arrays["t10k-images-idx3-ubyte"],
-        y_test=arrays["t10k-labels-idx1-ubyte"].astype(np.int64),
+        x_test=arrays[TEST_IMAGES],
+        y_test=arrays[TEST_LABELS].astype(np.int64),
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import metrics as M
+from .faults import first_line
 from .selection import base_seed
 from .store import DEFAULT_TRACKING_URI, existing, shown
 
@@ -98,7 +99,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except MlflowException as exc:
-        first = (str(exc).strip().splitlines() or ["?"])[0]
+        first = first_line(exc)
         print(f"error: {args.sweep}: not found in {shown(uri)} ({first}).", file=sys.stderr)
         return 2
     except OSError as exc:

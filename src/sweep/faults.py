@@ -13,6 +13,13 @@ from pathlib import Path
 
 from .signals import StoreLost
 
+
+def first_line(error: BaseException | str, default: str = "?") -> str:
+    """The first line of an error's message (MLflow's and SQLAlchemy's run to pages)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else default
+
+
 # errno -> what the user reads; EACCES only where a folder's permissions forbid the write
 _ERRNOS = {
     errno.ENOSPC: "no space left on the device",

@@ -13,7 +13,6 @@ EPOCH_METRICS = (TRAIN_LOSS, TRAIN_ACCURACY, VAL_LOSS, VAL_ACCURACY, LR)
 # once per trial (child run)
 MODEL_VAL_ACCURACY = "model_val_accuracy"  # of the returned model: what selection uses
 BEST_VAL_ACCURACY = "best_val_accuracy"
-BEST_VAL_LOSS = "best_val_loss"
 TEST_ACCURACY = "test_accuracy"
 TEST_LOSS = "test_loss"
 EPOCHS_RUN = "epochs_run"
@@ -34,7 +33,10 @@ REPEATS_OWED = "repeats_owed"  # runs owed to the best configurations, not run (
 # tags
 TAG_ROLE = "sweep.role"  # "sweep" on parents; "trial" or "repeat" on children
 TAG_CONFIG = "sweep.config_id"  # children: the configuration (hash of searched values)
-TAG_CONFIG_HASH = "sweep.config_hash"  # parents: the whole config, overrides included
+# parents: the hash of the config (file and overrides) but its seeds: sweeps that share it
+# are pooled in a report (SweepIdentity.setup); older stores call it sweep.config_hash
+TAG_SETUP_HASH = "sweep.setup_hash"
+TAG_SETUP_HASH_BEFORE = "sweep.config_hash"
 TAG_BEST_CONFIG = "sweep.best_config"  # parents: the selected configuration
 TAG_YAML = "sweep.yaml"
 TAG_YAML_HASH = "sweep.yaml_hash"
@@ -42,7 +44,6 @@ TAG_TRIAL = "sweep.trial"
 TAG_FAILURE = "sweep.failure_reason"
 TAG_BEST_TRIAL = "sweep.best_trial"
 TAG_PARENT = "mlflow.parentRunId"
-TAG_RUN_NAME = "mlflow.runName"
 TAG_EXTENDED_TO = "sweep.extended_to"  # a finished sweep run again with more trials
 TAG_NOTE = "mlflow.note.content"  # a run's description in the UI
 TAG_PRUNED = "sweep.pruned"  # children: "true" where the pruner stopped the trial

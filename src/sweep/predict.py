@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .faults import first_line
 from .store import DEFAULT_TRACKING_URI, existing, shown
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -66,7 +67,7 @@ def model_uri(model: str, client: Any) -> str:
 
 
 def images_and_labels(args: argparse.Namespace) -> tuple[Any, Any]:
-    from .data import find_data_dir, load_arrays, read_idx
+    from .data import TEST_IMAGES, TEST_LABELS, find_data_dir, load_arrays, read_idx
 
     if args.images:
         for name in (args.images, args.labels):
@@ -76,7 +77,7 @@ def images_and_labels(args: argparse.Namespace) -> tuple[Any, Any]:
         labels = read_idx(Path(args.labels), 2049, len(images)) if args.labels else None
         return images, labels
     arrays = load_arrays(find_data_dir(args.data_dir))
-    return arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"]
+    return arrays[TEST_IMAGES], arrays[TEST_LABELS]
 
 
 def predict(model: Any, images: Any, batch_size: int) -> Any:
@@ -94,20 +95,13 @@ def predict(model: Any, images: Any, batch_size: int) -> Any:
 
 def report(labels: Any, predicted: Any, out: Path) -> str:
     """Accuracy and the per-class report (text), and the confusion matrix next to ``out``."""
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+    from . import evaluation, plots
 
-    from . import plots
-    from .data import CLASS_NAMES
-
-    classes = range(len(CLASS_NAMES))
     figure = plots.confusion_matrix_figure(
-        confusion_matrix(labels, predicted, labels=classes), f"{out.name}: confusion matrix"
+        evaluation.confusion(labels, predicted), f"{out.name}: confusion matrix"
     )
     figure.savefig(out.with_name(out.stem + "_confusion_matrix.png"), dpi=100)
-    text = classification_report(
-        labels, predicted, labels=classes, target_names=CLASS_NAMES, digits=4, zero_division=0
-    )
-    return f"accuracy {accuracy_score(labels, predicted):.4f} on {len(labels)} images\n{text}"
+    return evaluation.summary_text(labels, predicted)
 
 
 def main(argv: list[str]) -> int:
@@ -122,6 +116,7 @@ def main(argv: list[str]) -> int:
     import mlflow.pytorch
     from mlflow.exceptions import MlflowException
 
+    from . import evaluation
     from .data import DataError
 
     mlflow.set_tracking_uri(uri)
@@ -133,14 +128,14 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except MlflowException as exc:
-        first = (str(exc).strip().splitlines() or ["?"])[0]
+        first = first_line(exc)
         print(f"error: no model {args.model} in {shown(uri)} ({first}).", file=sys.stderr)
         return 2
     predicted = predict(model, images, args.batch_size)
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(f"{int(p)}\n" for p in predicted))
+        out.write_text(evaluation.predictions_text(predicted))
     except OSError as exc:
         print(f"error: cannot write {out}: {exc.strerror or exc}.", file=sys.stderr)
         return 2

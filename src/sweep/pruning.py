@@ -1,17 +1,23 @@
 """Cross-trial pruning rules: after each epoch a trial compares its validation accuracy
 with the sweep's other trials at the same epoch and stops when it is clearly behind.
 
-Only the rules live here (pure functions of numbers); where the other trials' values come
-from (the store, so that trials on other processes or machines count) is the trial's
-business (:mod:`sweep.trial`).
+The rules are pure functions of numbers; :class:`Siblings` asks the store for the other
+trials' values (so that trials on other processes or machines count). The trial
+(:mod:`sweep.trial`) puts the two together after each epoch.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from . import metrics as M
 from .config import PrunerConfig
+
+if TYPE_CHECKING:
+    from .tracking import Tracker
 
 
 def median_rule(value: float, others: Sequence[float], epoch: int, cfg: PrunerConfig) -> bool:
@@ -60,3 +66,47 @@ def should_prune(value: float, others: Sequence[float], epoch: int, cfg: PrunerC
     if cfg.kind == "asha":
         return asha_rule(value, others, epoch, cfg)
     return False
+
+
+@dataclass
+class Siblings:
+    """The other child runs of ``parent_run_id`` than ``run_id``, as one trial's pruning
+    check asks about them: their ``key`` at an epoch, and whether one trained the same
+    configuration. A finished run's history (which no longer changes) is read once."""
+
+    tracker: Tracker
+    experiment_id: str
+    parent_run_id: str
+    run_id: str
+    key: str
+    finished: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def values_at(self, step: int) -> list[float]:
+        """``key`` at ``step`` in each other child run that reached that step (interrupted
+        and failed attempts left out). One search per call."""
+        parent = f"tags.`{M.TAG_PARENT}` = '{self.parent_run_id}'"
+        values = []
+        for run in self.tracker.search_runs([self.experiment_id], parent):
+            other, status = run.info.run_id, run.info.status
+            if other == self.run_id or status in ("FAILED", "KILLED"):
+                continue
+            if self.key not in run.data.metrics:
+                continue
+            history = self.finished.get(other)
+            if history is None:
+                logged = self.tracker.metric_history(other, self.key)
+                history = {m.step: m.value for m in sorted(logged, key=lambda m: m.timestamp)}
+                if status == "FINISHED":
+                    self.finished[other] = history
+            if step in history:
+                values.append(history[step])
+        return values
+
+    def has_config(self, config_id: str) -> bool:
+        """Whether another child run of the parent trained configuration ``config_id``."""
+        query = (
+            f"tags.`{M.TAG_PARENT}` = '{self.parent_run_id}' "
+            f"and tags.`{M.TAG_CONFIG}` = '{config_id}'"
+        )
+        runs = self.tracker.search_runs([self.experiment_id], query)
+        return any(r.info.run_id != self.run_id for r in runs)

@@ -23,10 +23,7 @@ from . import stats
 from .store import shown
 
 PAGE = 1000
-ACTIONPLAN_START = (
-    "<!-- results:start (written by `python analyze_results.py --update-actionplan`) -->"
-)
-ACTIONPLAN_END = "<!-- results:end -->"
+RESULTS_END = "<!-- results:end -->"  # (the start line names its flag: see markers)
 CURVE_METRICS = (M.TRAIN_LOSS, M.TRAIN_ACCURACY, M.VAL_LOSS, M.VAL_ACCURACY)
 
 
@@ -93,8 +90,10 @@ def _returned_model_val(metrics: dict[str, float], params: dict[str, str]) -> fl
 
 def _sweep_key(run: Any) -> str:
     """What sweeps must share to be pooled: the whole config, overrides included, except
-    its seeds (:func:`selection.setup_hash`); a sweep recorded without it pools with none."""
-    return run.data.tags.get(M.TAG_CONFIG_HASH) or run.info.run_id
+    its seeds (``SweepIdentity.setup``, under its older name in older stores); a sweep
+    recorded without it pools with none."""
+    tags = run.data.tags
+    return tags.get(M.TAG_SETUP_HASH) or tags.get(M.TAG_SETUP_HASH_BEFORE) or run.info.run_id
 
 
 def load_runs(
@@ -181,17 +180,15 @@ def assign_units(frame: pd.DataFrame, pool: bool = False) -> pd.DataFrame:
 def load_curves(client: Any, summary: pd.DataFrame) -> pd.DataFrame:
     """The per-epoch metrics of the run that stands for each row's selected configuration,
     as :func:`plots.history_frame` lays them out (one frame, labelled by ``label``)."""
+    from .evaluation import epoch_history
     from .plots import history_frame
 
     frames = []
     for _, row in summary.iterrows():
         if not row.get("best_run_id"):
             continue
-        epochs: dict[int, dict[str, float]] = {}
-        for key in CURVE_METRICS:
-            for m in client.get_metric_history(row["best_run_id"], key):
-                epochs.setdefault(m.step, {})[key] = m.value
-        history = [epochs[step] for step in sorted(epochs)]
+        run_id = row["best_run_id"]
+        history = epoch_history({k: client.get_metric_history(run_id, k) for k in CURVE_METRICS})
         frames.append(history_frame(history, experiment=row["label"]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -518,11 +515,12 @@ def _selected_confusion_matrix(client: Any, summary: pd.DataFrame, out: Path) ->
         import matplotlib.pyplot as plt
 
         from . import plots
+        from .evaluation import read_confusion
 
         table = load_artifact(client, best["best_run_id"], M.CONFUSION_TABLE, out)
         if table is None:
             return None
-        cm = pd.read_csv(table, index_col="true").to_numpy()
+        cm = read_confusion(table)
         table.unlink()
         figure = plots.confusion_matrix_figure(cm, f"{best['label']}: test set")
         figure.savefig(target, dpi=110, bbox_inches="tight")
@@ -626,7 +624,7 @@ def markers(flag: str) -> tuple[str, str]:
     """The two lines between which ``analyze_results.py FLAG`` writes its results."""
     return (
         f"<!-- results:start (written by `python analyze_results.py {flag}`) -->",
-        ACTIONPLAN_END,
+        RESULTS_END,
     )
 
 

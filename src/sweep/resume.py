@@ -1,6 +1,6 @@
-"""Resuming: the sweep state on disk (the Hyperopt Trials, the parent run and a hash of the
-config, saved atomically next to the MLflow store before and after every trial) and what a
-resumed sweep does with it: reopen the parent, mark cut-off runs KILLED, and propose the
+"""Resuming: the sweep state on disk (the Hyperopt Trials, the parent run and the sweep's
+identity, saved atomically next to the MLflow store before and after every trial) and what
+a resumed sweep does with it: reopen the parent, mark cut-off runs KILLED, and propose the
 trials that were cut off again, with the same parameters.
 
 The state file is a pickle, so it is only ever read from the store's own ``.sweep/`` folder.
@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 from loguru import logger
 
 from . import metrics as M
-from .config import ConfigError, ExperimentConfig, config_digest
+from .config import ConfigError, SweepIdentity
 from .faults import writing
 
 if TYPE_CHECKING:
@@ -46,21 +46,38 @@ class SweepBusy(ConfigError):
     """The sweep is running now, in another live process."""
 
 
+KEYED_ON = (
+    "An interrupted sweep (NAME.trials.pkl) is resumed by a run whose whole config "
+    "(identity.config) is the same; a finished one (NAME.done.pkl) is extended by a run "
+    "that asks for more trials of the same search (identity.search: all but max_evals). "
+    "Neither hash covers the device, what is drawn and logged, or the time budget."
+)
+
+
 @dataclass
 class SweepState:
     experiment: str
     parent_run_id: str
-    config_hash: str
+    identity: SweepIdentity
     trials: Any  # hyperopt.Trials
     searched: bool = False  # the search phase is over: only repeats are left
     max_evals: int | None = None  # of a finished sweep: the search budget it was run with
     search_until: int | None = None  # of an extended sweep: evaluated trials to search up to
+    keyed_on: str = KEYED_ON  # what the file is matched by, in words
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """An older file's one ``config_hash``: the whole config's hash in an interrupted
+        sweep's file, the search's in a finished one's (each file is matched on that one)."""
+        if "config_hash" in state:
+            digest = state.pop("config_hash")
+            state["identity"] = SweepIdentity(config=digest, search=digest, setup="")
+        self.__dict__.update({"keyed_on": KEYED_ON, **state})
 
 
 # ----------------------------------------------------------------------------- on disk
 def store_dir(tracking_uri: str) -> Path:
     """The folder of a SQLite or file store; the working directory for a server URI."""
-    from .tracking import sqlite_path
+    from .store import sqlite_path
 
     db = sqlite_path(tracking_uri)
     if db is not None:
@@ -81,52 +98,39 @@ def scratch_dir(path: Path) -> Path:
     return path.with_name(path.name.replace(".trials.pkl", ".checkpoints"))
 
 
-def config_hash(config: ExperimentConfig) -> str:
-    """Hash of everything that defines the sweep (file contents and command-line overrides),
-    except where it trains (an interrupted sweep may be finished on another device) and what
-    it draws and logs."""
-    return config_digest(config)
-
-
-def search_hash(config: ExperimentConfig) -> str:
-    """:func:`config_hash` without the number of trials: a finished sweep asked for more
-    trials of the same search is extended, not started anew."""
-    return config_digest(config, sweep=("max_evals",))
-
-
 def done_path(path: Path) -> Path:
     """Where a finished sweep's trials are kept, for a later, longer run to extend."""
     return path.with_name(path.name.replace(".trials.pkl", ".done.pkl"))
 
 
-def find_extendable(tracker: Tracker, config: ExperimentConfig, path: Path) -> SweepState | None:
-    """The finished sweep of this search, if this run asks for more trials than it ran."""
+def find_extendable(
+    tracker: Tracker, identity: SweepIdentity, path: Path, max_evals: int
+) -> SweepState | None:
+    """The finished sweep of this search, if this run asks for more trials (``max_evals``)
+    than it ran (the caller asks for a search, never for a grid)."""
     try:
         saved = load(done_path(path))
     except ResumeError:
         return None
-    if saved is None or saved.config_hash != search_hash(config) or saved.max_evals is None:
+    if saved is None or saved.identity.search != identity.search or saved.max_evals is None:
         return None
-    more = config.sweep.max_evals - saved.max_evals  # (repeat runs do not count)
-    if more <= 0 or config.sweep.algo == "grid":
+    more = max_evals - saved.max_evals  # (repeat runs do not count)
+    if more <= 0:
         return None
     parent = tracker.get_run(saved.parent_run_id)
     if parent is None or parent.info.status != "FINISHED":
         return None
     until = n_evaluated(saved.trials) + more
     return SweepState(
-        saved.experiment, saved.parent_run_id, config_hash(config), saved.trials,
-        max_evals=config.sweep.max_evals, search_until=until,
+        saved.experiment, saved.parent_run_id, identity, saved.trials,
+        max_evals=max_evals, search_until=until,
     )  # fmt: skip
 
 
-def finish(path: Path, state: SweepState, config: ExperimentConfig) -> None:
-    """A complete sweep: nothing left to resume; its trials and its search budget kept
-    for a longer run."""
-    done = dataclasses.replace(
-        state, config_hash=search_hash(config), max_evals=config.sweep.max_evals
-    )
-    save(done_path(path), done)
+def finish(path: Path, state: SweepState, max_evals: int) -> None:
+    """A complete sweep: nothing left to resume; its trials and its search budget
+    (``max_evals``) kept for a longer run."""
+    save(done_path(path), dataclasses.replace(state, max_evals=max_evals))
     path.unlink(missing_ok=True)
 
 
@@ -282,7 +286,7 @@ def adopt(target: Any, saved: Any) -> None:
 
 # ----------------------------------------------------------------------------- resuming
 def find_resumable(
-    tracker: Tracker, config: ExperimentConfig, path: Path, source: str
+    tracker: Tracker, identity: SweepIdentity, path: Path, source: str
 ) -> SweepState | None:
     """The saved state of an interrupted sweep of this experiment, if there is one to
     resume; raises :class:`ResumeError` if the experiment changed since."""
@@ -294,13 +298,13 @@ def find_resumable(
         return None
     if parent.info.status == "FINISHED":
         return None
-    if saved.config_hash != config_hash(config):
+    if saved.identity.config != identity.config:
         raise ResumeError(
             f"{source}: the experiment changed since its sweep {saved.parent_run_id} was "
             "interrupted (file or flags differ), so it cannot be resumed. Run with --fresh "
             "to start a new sweep, or undo the change to resume."
         )
-    return saved
+    return dataclasses.replace(saved, identity=identity)
 
 
 def prepare_scratch(path: Path, resumed: bool) -> Path:

@@ -12,10 +12,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .config import ExperimentConfig
+from typing import Any
 
 TRIAL, REPEAT = "trial", "repeat"  # a configuration's first run, and every later one
 
@@ -24,15 +21,6 @@ def config_id(params: dict[str, Any]) -> str:
     """A short, stable name for one configuration: a hash of its searched values."""
     text = json.dumps(params, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def setup_hash(config: ExperimentConfig) -> str:
-    """What sweeps share to be pooled in a report: the whole config (file and overrides)
-    except its seeds and device, so that a sweep run again with ``--seed`` adds
-    independent runs."""
-    from .config import config_digest
-
-    return config_digest(config, train=("seed",), sweep=("seed",))
 
 
 def trial_seed(base: int, number: int) -> int:

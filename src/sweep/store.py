@@ -20,7 +20,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from .faults import first_line
+
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+STORE_TIMEOUT_S = 180.0  # how long a sweep waits for a store that stopped answering
 CHECK_TIMEOUT_S = 5  # per connection attempt while checking a store
 # pg_advisory_lock key that serialises creating MLflow's tables in a new PostgreSQL database
 _SCHEMA_LOCK = 0x6D6C666C6F77  # "mlflow"
@@ -244,7 +247,7 @@ def _check_postgresql(uri: str, create: bool) -> None:
     except sqlalchemy.exc.OperationalError as exc:
         raise StoreError(_postgres_fault(uri, str(exc.orig or exc))) from None
     except sqlalchemy.exc.SQLAlchemyError as exc:  # e.g. an option PostgreSQL does not know
-        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+        first = first_line(getattr(exc, "orig", None) or exc)
         raise StoreError(
             f"PostgreSQL refused {shown(uri)}: {first}. Check the URI's database and options."
         ) from None
@@ -272,7 +275,7 @@ def _postgres_fault(uri: str, message: str) -> str:
             f"the database of {where} does not exist. Create it (createdb NAME, or CREATE "
             "DATABASE) and run again."
         )
-    first = message.strip().splitlines()[0] if message.strip() else "no answer"
+    first = first_line(message, "no answer")
     return (
         f"no PostgreSQL server answers at {where} ({first}). Start it, or fix the host and "
         "port in --tracking-uri."

@@ -23,13 +23,15 @@ from loguru import logger
 
 from . import metrics as M
 from . import resume, selection
+from .artifacts import BEST_ALIAS, log_figures, log_model
 from .backends import Backend, make_backend, store_lost
-from .config import ExperimentConfig, content_hash, to_yaml
+from .config import ExperimentConfig, SweepIdentity, content_hash, to_yaml
 from .console import Pace, progress
 from .faults import StorageFull, full_message, storage_problem, writing
 from .signals import GracefulStop, StoreLost, SweepInterrupted
 from .space import apply_sample, build_space, grid_points, start_points
-from .tracking import BEST_ALIAS, DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, Tracker, source_tags
+from .store import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S
+from .tracking import Tracker, source_tags
 from .trial import STATUS_OK, Objective, TrialContext, TrialSummary, example_images, load_scorer
 
 __all__ = ["RunOptions", "SweepInterrupted", "SweepResult", "run_sweep", "no_progress_stop"]
@@ -257,7 +259,7 @@ def record_sweep(
         return None
     tags = {M.TAG_BEST_TRIAL: best.run_id, M.TAG_BEST_CONFIG: best.config_id}
     tracker.set_tags(result.parent_run_id, tags)
-    tracker.log_figures(best.run_id, f"trial {best.number}")  # (drawn once, here)
+    log_figures(tracker, best.run_id, f"trial {best.number}")  # (drawn once, here)
     return _log_best_model(tracker, best, config, scratch)
 
 
@@ -324,7 +326,7 @@ def _log_best_model(
         if not config.sweep.log_model:
             return None
         model = load_scorer(trained, checkpoint)
-        version = tracker.log_model(best.run_id, model, config.name, example_images())
+        version = log_model(tracker, best.run_id, model, config.name, example_images())
     except (MlflowException, SQLAlchemyError):
         raise
     except Exception as exc:
@@ -345,31 +347,23 @@ def _open(
     path: Path,
     fresh: bool,
 ) -> _Sweep:
-    """The interrupted sweep in the state file ``path`` to resume, or a new parent run; its
-    state is on disk before this returns, so that a stop from here on can be resumed."""
+    """The interrupted sweep in the state file ``path`` to resume, the finished one to
+    extend, or a new parent run; its state is on disk before this returns, so that a stop
+    from here on can be resumed. The sweep's identity is computed here, once."""
     from hyperopt import Trials
 
+    identity = SweepIdentity.of(config)
     experiment_id = tracker.experiment_id(config.name)
     source = str(yaml_path or config.name)
-    saved = None if fresh else resume.find_resumable(tracker, config, path, source)
-    extended = None if fresh or saved else resume.find_extendable(tracker, config, path)
-    if extended is not None:  # the same search, asked for more trials: its parent goes on
-        saved = extended
-        resume.save(path, saved)
-        tracker.reopen_run(saved.parent_run_id)
-        tags = {M.TAG_EXTENDED_TO: str(config.sweep.max_evals)}
-        tags[M.TAG_CONFIG_HASH] = selection.setup_hash(config)  # (max_evals is part of it)
-        tracker.set_tags(saved.parent_run_id, tags)
-        logger.info(
-            "extending sweep {}: {} runs done, {} more trial(s) to search",
-            saved.parent_run_id,
-            resume.n_evaluated(saved.trials),
-            saved.search_until - resume.n_evaluated(saved.trials),
-        )
+    saved = None if fresh else resume.find_resumable(tracker, identity, path, source)
+    if not (fresh or saved or config.sweep.algo == "grid"):  # (a grid has no more to give)
+        saved = resume.find_extendable(tracker, identity, path, config.sweep.max_evals)
+        if saved is not None:  # the same search, asked for more trials: its parent goes on
+            _extend(tracker, saved, path)
     resumed = saved is not None
     if saved is None:
-        parent = _start_parent(tracker, experiment_id, config, yaml_path)
-        saved = resume.SweepState(config.name, parent, resume.config_hash(config), Trials())
+        parent = _start_parent(tracker, experiment_id, config, identity, yaml_path)
+        saved = resume.SweepState(config.name, parent, identity, Trials())
         try:
             resume.save(path, saved)
         except StorageFull:  # never a parent left RUNNING with no state to resume it
@@ -380,12 +374,33 @@ def _open(
     return _Sweep(saved, resumed, path, scratch, experiment_id)
 
 
+def _extend(tracker: Tracker, saved: resume.SweepState, path: Path) -> None:
+    """A finished sweep goes on in its parent run, up to its new number of trials."""
+    resume.save(path, saved)
+    tracker.reopen_run(saved.parent_run_id)
+    tags = {M.TAG_EXTENDED_TO: str(saved.max_evals)}
+    tags[M.TAG_SETUP_HASH] = saved.identity.setup  # (max_evals is part of it)
+    tracker.set_tags(saved.parent_run_id, tags)
+    done = resume.n_evaluated(saved.trials)
+    logger.info(
+        "extending sweep {}: {} runs done, {} more trial(s) to search",
+        saved.parent_run_id,
+        done,
+        saved.search_until - done,
+    )
+
+
 def _start_parent(
-    tracker: Tracker, experiment_id: str, config: ExperimentConfig, yaml_path: str | Path | None
+    tracker: Tracker,
+    experiment_id: str,
+    config: ExperimentConfig,
+    identity: SweepIdentity,
+    yaml_path: str | Path | None,
 ) -> str:
-    """A new parent run, tagged with its file, the file's hash and the git commit."""
+    """A new parent run, tagged with its file, the file's hash, the setup's hash (what
+    pools it with other sweeps in a report) and the git commit."""
     tags = {**source_tags(yaml_path), M.TAG_ROLE: "sweep"}
-    tags[M.TAG_CONFIG_HASH] = selection.setup_hash(config)
+    tags[M.TAG_SETUP_HASH] = identity.setup
     if config.hypothesis:  # the run's description in MLflow's UI
         tags[M.TAG_NOTE] = config.hypothesis
     if yaml_path is not None:
@@ -451,7 +466,7 @@ def run_sweep(
                 status = "KILLED"  # (its state kept: resumed like an interrupted sweep)
             else:
                 done = dataclasses.replace(sweep.state, trials=backend.snapshot(trials))
-                resume.finish(sweep.path, done, config)  # complete: nothing to resume
+                resume.finish(sweep.path, done, config.sweep.max_evals)  # nothing to resume
             return dataclasses.replace(result, model_version=version)
         except StoreLost:
             status = "KILLED"  # not recorded: the store is gone; a resumed sweep marks it

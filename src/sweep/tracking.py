@@ -1,5 +1,8 @@
-"""Step 6 of the data flow: every MLflow call. One parent run per sweep, one nested child
-run per trial (linked by an explicit ``mlflow.parentRunId``, never by a global active run).
+"""The record of steps 6 and 7 of the data flow: the MLflow client behind every run a
+sweep writes. One parent run per sweep, one nested child run per trial (linked by an
+explicit ``mlflow.parentRunId``, never by a global active run). :class:`Tracker` holds the
+client, its retries while the store is busy or does not answer, and the run primitives;
+what goes into a run beyond its metrics is :mod:`sweep.artifacts`'.
 
 Nothing here decides anything about training; it records what it is given.
 """
@@ -13,11 +16,10 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 from loguru import logger
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -28,6 +30,7 @@ from .faults import StorageFull, folder_refuses_writes, full_message, storage_pr
 from .signals import StoreLost
 from .store import (
     DEFAULT_TRACKING_URI,
+    STORE_TIMEOUT_S,
     absolute_uri,
     kind,
     older_mlflow,
@@ -40,8 +43,10 @@ T = TypeVar("T")
 # MLflow's database layer logs every error it re-raises, with a traceback, and its table
 # creation at INFO: the errors reach this module, which says what went wrong in one line.
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
-BEST_ALIAS = "best"  # the registered model's alias for the sweep's selected configuration
-STORE_TIMEOUT_S = 180.0  # how long a sweep waits for a store that stopped answering
+# MLflow 3's UI opens an experiment in its GenAI view unless this tag (or the URL, see
+# sweep.ui) asks for the classic "Model training" view that shows runs
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 # what a store that does not answer looks like (HTTP, PostgreSQL, a SQLite file gone away)
 _UNREACHABLE = (
     "connection refused",  # (not MLflow's "max retries exceeded": a server's 500s say so too)
@@ -94,31 +99,6 @@ def with_retry(fn: Callable[[], T], attempts: int = 8, first_wait: float = 0.2) 
     raise AssertionError("unreachable")
 
 
-UI_PORT = 5001  # where `make ui` (mlflow ui --port 5001) serves a local store
-# MLflow 3's UI opens an experiment in its GenAI view unless told otherwise: the URL's
-# workflowType and this experiment tag (read where the UI's workflow switch allows) ask
-# for the classic "Model training" view that shows runs.
-ML_VIEW = "workflowType=machine_learning"
-TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
-EXPERIMENT_KIND = "custom_model_development"
-
-
-def ui_base(tracking_uri: str, port: int = UI_PORT) -> str:
-    """The address of the UI that shows this store: the tracking server itself, or the
-    local ``mlflow ui`` on ``port``."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return shown(tracking_uri).rstrip("/")
-    return f"http://localhost:{port}"
-
-
-def ui_links(base: str, experiment_id: str, run_id: str | None = None) -> dict[str, str]:
-    """Direct links into the Model-training view: the experiment's runs, and one run."""
-    links = {"runs": f"{base}/#/experiments/{experiment_id}?{ML_VIEW}"}
-    if run_id:
-        links["run"] = f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{ML_VIEW}"
-    return links
-
-
 def git_commit(folder: Path) -> str | None:
     try:
         out = subprocess.run(
@@ -143,30 +123,9 @@ def source_tags(yaml_path: str | Path | None) -> dict[str, str]:
     return tags
 
 
-def _model_requirements() -> list[str]:
-    """What a logged model needs to load (this environment's versions; given, so that
-    MLflow need not load the model in another process to guess them)."""
-    from importlib.metadata import version
-
-    return [f"{n}=={version(n).split('+')[0]}" for n in ("torch", "numpy", "mlflow")]
-
-
 def _param_value(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."
-
-
-@dataclass
-class SiblingCache:
-    """What :meth:`Tracker.sibling_values` reads for one trial: the other child runs of
-    ``parent_run_id``, their ``key``, and the histories of those that finished (which no
-    longer change)."""
-
-    experiment_id: str
-    parent_run_id: str
-    run_id: str
-    key: str
-    finished: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -217,6 +176,11 @@ class Tracker:
             if older is None:
                 raise
             raise older from None
+
+    def retrying(self, fn: Callable[[], T]) -> T:
+        """``fn()`` (a call of :attr:`client`'s, or of MLflow's) with this tracker's retries:
+        while SQLite is busy, and while the store does not answer (see :meth:`_call`)."""
+        return self._call(fn)
 
     def _open(self) -> MlflowClient:
         with schema_lock(self.tracking_uri):  # PostgreSQL: one process creates the tables
@@ -337,26 +301,6 @@ class Tracker:
         )
         return run.info.run_id
 
-    def system_metrics(self, run_id: str, resumed: Any = None) -> Any:
-        """MLflow's own monitor of CPU, memory, disk, network (and NVIDIA GPU) use, logged
-        into the run as ``system/...`` metrics at MLflow's sampling interval (10 s;
-        ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``) until :meth:`SystemMetricsMonitor.finish`.
-        Its failures are its own: a sample that cannot be logged is dropped, quietly, and a
-        monitor that cannot start is a warning (None). ``resumed``: a run going on, whose
-        samples continue its steps."""
-        logging.getLogger("mlflow.system_metrics").setLevel(logging.CRITICAL)
-        try:
-            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
-
-            monitor = SystemMetricsMonitor(
-                run_id, resume_logging=resumed is not None, tracking_uri=self.tracking_uri
-            )
-            monitor.start()
-        except Exception as exc:  # (psutil missing, say): the trial trains on without
-            logger.warning("no system metrics for run {}: {}", run_id, exc)
-            return None
-        return _FinalSample(monitor)
-
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self._call(lambda: self.client.set_terminated(run_id, status=status))
 
@@ -372,93 +316,16 @@ class Tracker:
                 return None
             raise
 
+    def metric_history(self, run_id: str, key: str) -> list[Any]:
+        """Every value of ``key`` logged in the run (MLflow ``Metric``s, with their steps)."""
+        return self._call(lambda: self.client.get_metric_history(run_id, key))
+
     def metric_steps(self, run_id: str, key: str) -> set[int]:
         """The steps at which ``key`` was logged in the run."""
-        history = self._call(lambda: self.client.get_metric_history(run_id, key))
-        return {m.step for m in history}
-
-    def sibling_values(self, siblings: SiblingCache, step: int) -> list[float]:
-        """``siblings.key`` at ``step`` in each other child run of the parent that reached
-        that step (interrupted and failed attempts left out). One search per call; a
-        finished run's history is read once and kept in ``siblings``."""
-        parent = f"tags.`{M.TAG_PARENT}` = '{siblings.parent_run_id}'"
-        values = []
-        for run in self.search_runs([siblings.experiment_id], parent):
-            other, status = run.info.run_id, run.info.status
-            if other == siblings.run_id or status in ("FAILED", "KILLED"):
-                continue
-            if siblings.key not in run.data.metrics:
-                continue
-            history = siblings.finished.get(other)
-            if history is None:
-                logged = self._call(
-                    lambda other=other: self.client.get_metric_history(other, siblings.key)
-                )
-                history = {m.step: m.value for m in sorted(logged, key=lambda m: m.timestamp)}
-                if status == "FINISHED":
-                    siblings.finished[other] = history
-            if step in history:
-                values.append(history[step])
-        return values
-
-    def has_sibling_of_config(self, siblings: SiblingCache, config_id: str) -> bool:
-        """Whether another child run of the parent trained configuration ``config_id``."""
-        query = (
-            f"tags.`{M.TAG_PARENT}` = '{siblings.parent_run_id}' "
-            f"and tags.`{M.TAG_CONFIG}` = '{config_id}'"
-        )
-        runs = self.search_runs([siblings.experiment_id], query)
-        return any(r.info.run_id != siblings.run_id for r in runs)
+        return {m.step for m in self.metric_history(run_id, key)}
 
     def search_runs(self, experiment_ids: list[str], filter_string: str = "") -> list[Any]:
         return self._call(lambda: self.client.search_runs(experiment_ids, filter_string))
-
-    def log_model(self, run_id: str, model: Any, name: str, example: np.ndarray) -> str:
-        """``model`` the MLflow way (``mlflow.pytorch``, with a signature and an input
-        example) in run ``run_id``, registered as ``name``, the alias ``best`` pointed at
-        the new version; returns that version. Saved as an exported graph (``pt2``), not a
-        pickle: loading it runs no code and needs no install of this project."""
-        import mlflow
-        import mlflow.pytorch
-        import torch
-        from mlflow.models import infer_signature
-
-        model = model.cpu().eval()
-        with torch.inference_mode():
-            output = model(torch.from_numpy(example)).numpy()
-        run = self._call(lambda: self.client.get_run(run_id))
-        mlflow.set_tracking_uri(self.tracking_uri)  # log_model resolves both globally:
-        mlflow.set_experiment(experiment_id=run.info.experiment_id)  # (not "Default")
-        logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)  # (no pip here)
-        info = self._call(
-            lambda: mlflow.pytorch.log_model(
-                model,
-                name="model",
-                run_id=run_id,
-                signature=infer_signature(example, output),
-                input_example=example,
-                serialization_format="pt2",
-                pip_requirements=_model_requirements(),
-            )
-        )
-        self._call(lambda: self._registered_model(name))
-        version = self._call(
-            lambda: self.client.create_model_version(
-                name, info.model_uri, run_id=run_id, model_id=info.model_id
-            )
-        ).version
-        self._call(lambda: self.client.set_registered_model_alias(name, BEST_ALIAS, version))
-        return str(version)
-
-    def _registered_model(self, name: str) -> None:
-        """The registered model ``name``, created if it is new (two sweeps may race)."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            self.client.create_registered_model(name)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
 
     def rename_run(self, run_id: str, name: str) -> None:
         self._call(lambda: self.client.update_run(run_id, name=name))
@@ -497,112 +364,37 @@ class Tracker:
         finally:
             plt.close(figure)
 
+    def artifact_names(self, run_id: str) -> set[str]:
+        """The paths of the run's top-level artifacts."""
+        return {a.path for a in self._call(lambda: self.client.list_artifacts(run_id))}
+
+    def download(self, run_id: str, name: str, folder: str | Path) -> Path:
+        """Artifact ``name`` of the run, copied into ``folder``."""
+        return Path(self._call(lambda: self.client.download_artifacts(run_id, name, str(folder))))
+
     def log_table(self, run_id: str, frame: Any, name: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
             frame.to_csv(path, index=False)
             self.log_file(run_id, path)
 
-    # ------------------------------------------------------------------ trial artifacts
-    def log_datasets(
-        self, run_id: str, source: str, parts: dict[str, tuple[np.ndarray, np.ndarray]]
-    ) -> None:
-        """Each split as an MLflow dataset input of the run (``fashion-mnist-training``
-        and so on, its role as the input's context), with a digest of all its bytes."""
-        import warnings
 
-        from mlflow.data.numpy_dataset import from_numpy
-        from mlflow.entities import DatasetInput, InputTag
-        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+def system_metrics(tracker: Tracker, run_id: str, resumed: Any = None) -> Any:
+    """MLflow's own monitor of CPU, memory, disk, network (and NVIDIA GPU) use, logged into
+    the run as ``system/...`` metrics at MLflow's sampling interval (10 s;
+    ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``) until its ``finish()``. Its failures are
+    its own: a sample that cannot be logged is dropped, quietly, and a monitor that cannot
+    start is a warning (None). ``resumed``: a run going on, whose samples continue its
+    steps."""
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.CRITICAL)
+    try:
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
-        from .data import digest
-
-        inputs = []
-        for role, (images, labels) in parts.items():
-            with warnings.catch_warnings():  # (a local folder matches two source kinds)
-                warnings.simplefilter("ignore", UserWarning)
-                dataset = from_numpy(
-                    images,
-                    targets=labels,
-                    source=source,
-                    name=f"fashion-mnist-{role}",
-                    digest=digest(images, labels),
-                )
-            tags = [InputTag(MLFLOW_DATASET_CONTEXT, role)]
-            inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags))
-        self._call(lambda: self.client.log_inputs(run_id, inputs))
-
-    def log_evaluation(
-        self,
-        run_id: str,
-        y_true: np.ndarray,
-        y_pred: np.ndarray,
-        history: tuple[dict[str, float], ...],
-        title: str,
-        figures: bool = True,
-    ) -> None:
-        """Per-class report, confusion matrix (as numbers) and the test-set predictions;
-        with ``figures`` also the curves and the confusion matrix drawn (about a second a
-        trial: a sweep draws them for its selected trial only, see :meth:`log_figures`)."""
-        import pandas as pd
-        from sklearn.metrics import classification_report, confusion_matrix
-
-        from .data import CLASS_NAMES
-
-        cm = confusion_matrix(y_true, y_pred, labels=range(len(CLASS_NAMES)))
-        frame = pd.DataFrame(cm, columns=CLASS_NAMES).assign(true=CLASS_NAMES)
-        self.log_table(run_id, frame[["true", *CLASS_NAMES]], M.CONFUSION_TABLE)
-        if figures:
-            self._draw(run_id, history, cm, title)
-        report = classification_report(
-            y_true,
-            y_pred,
-            labels=range(len(CLASS_NAMES)),
-            target_names=CLASS_NAMES,
-            output_dict=True,
-            zero_division=0,
+        monitor = SystemMetricsMonitor(
+            run_id, resume_logging=resumed is not None, tracking_uri=tracker.tracking_uri
         )
-        rows = [
-            {
-                "class": name,
-                **{k: report[name][k] for k in ("precision", "recall", "f1-score")},
-                "support": int(report[name]["support"]),
-            }
-            for name in CLASS_NAMES
-        ]
-        self.log_table(run_id, pd.DataFrame(rows), "per_class_report.csv")
-        self.log_text(run_id, "\n".join(str(int(p)) for p in y_pred) + "\n", "predictions.txt")
-
-    def log_figures(self, run_id: str, title: str) -> None:
-        """The curves and the confusion matrix of a finished trial, drawn from what its run
-        holds (its per-epoch metrics and ``confusion_matrix.csv``), unless it has them."""
-        import pandas as pd
-
-        names = {a.path for a in self._call(lambda: self.client.list_artifacts(run_id))}
-        if M.CURVES in names or M.CONFUSION_TABLE not in names:
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            table = M.CONFUSION_TABLE
-            path = self._call(lambda: self.client.download_artifacts(run_id, table, tmp))
-            cm = pd.read_csv(path, index_col="true").to_numpy()
-        self._draw(run_id, self.epoch_history(run_id), cm, title)
-
-    def epoch_history(self, run_id: str) -> tuple[dict[str, float], ...]:
-        """The run's per-epoch metrics, one dict per epoch (as :func:`sweep.train.fit`
-        reports them)."""
-        epochs: dict[int, dict[str, float]] = {}
-        for key in M.EPOCH_METRICS:
-            for m in self._call(lambda key=key: self.client.get_metric_history(run_id, key)):
-                epochs.setdefault(m.step, {})[key] = m.value
-        return tuple(epochs[step] for step in sorted(epochs))
-
-    def _draw(
-        self, run_id: str, history: tuple[dict[str, float], ...], cm: np.ndarray, title: str
-    ) -> None:
-        from . import plots
-
-        curves = plots.learning_curves(plots.history_frame(history), title)
-        self.log_figure(run_id, curves, M.CURVES)
-        self.log_figure(
-            run_id, plots.confusion_matrix_figure(cm, f"{title}: test set"), M.CONFUSION_FIGURE
-        )
+        monitor.start()
+    except Exception as exc:  # (psutil missing, say): the trial trains on without
+        logger.warning("no system metrics for run {}: {}", run_id, exc)
+        return None
+    return _FinalSample(monitor)

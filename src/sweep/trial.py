@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from loguru import logger
 
+from . import artifacts
 from . import metrics as M
 from .config import ExperimentConfig
 from .console import EpochLines, Pace, describe_params
 from .faults import StorageFull, full_message, storage_problem, writing
+from .pruning import Siblings
 from .selection import REPEAT, TRIAL, config_id, trial_seed
 from .signals import StoreLost, SweepInterrupted
 from .space import apply_sample, trial_params
+from .store import STORE_TIMEOUT_S
 
 if TYPE_CHECKING:
     import torch
@@ -51,7 +54,7 @@ class TrialContext:
     data_pickle: str | None = None
     allow_pickle: bool = False
     threads: int | None = None  # torch threads per trial (cores / parallel trials)
-    store_timeout: float = 180.0  # seconds to wait for a store that stopped answering
+    store_timeout: float = STORE_TIMEOUT_S  # seconds to wait for a store that went quiet
     quiet: bool = False  # no console lines during a trial
 
 
@@ -150,9 +153,14 @@ def place_trial(requested: str, precision: str, threads: int | None) -> tuple[to
 
 
 def train_trial(
-    trial: ExperimentConfig, ctx: TrialContext, device: torch.device | None = None, **hooks: Any
+    trial: ExperimentConfig,
+    ctx: TrialContext | None = None,
+    device: torch.device | None = None,
+    **hooks: Any,
 ) -> TrialOutcome:
-    """Train one trial config on its data split and test it. ``hooks`` are
+    """Train one trial config on its data split and test it, recording nothing (a
+    notebook's way to fit one model: an experiment's searched keys keep their file values).
+    ``ctx``: where the data is (default: found as ``make data`` put it). ``hooks`` are
     :func:`sweep.train.fit`'s (``on_epoch``, ``should_stop``, ``should_prune``,
     ``checkpoint``, ``resume_from``). Raises :class:`SweepInterrupted` when
     ``should_stop()`` cut the training short."""
@@ -162,6 +170,7 @@ def train_trial(
     from .models import build_model, count_parameters
     from .train import fit
 
+    ctx = ctx or TrialContext("", "", "", data_dir=None, scratch_dir="")
     if device is None:
         device, _ = place_trial(trial.train.device, trial.train.precision, ctx.threads)
     d = trial.data
@@ -243,9 +252,11 @@ def record_trial(
             M.NUM_PARAMETERS: outcome.num_parameters,
         },
     )
-    tracker.log_datasets(run_id, outcome.data_source, outcome.splits.parts())
+    artifacts.log_datasets(tracker, run_id, outcome.data_source, outcome.splits.parts())
     y_test = outcome.splits.y_test
-    tracker.log_evaluation(run_id, y_test, outcome.predictions, outcome.history, title, figures)
+    artifacts.log_evaluation(
+        tracker, run_id, y_test, outcome.predictions, outcome.history, title, figures
+    )
 
 
 def load_scorer(trial: ExperimentConfig, checkpoint: Path) -> Any:
@@ -418,31 +429,38 @@ def _log_params(
         )
 
 
-def _pruner(
+def _pruning(
     config: ExperimentConfig, tracker: Tracker, ctx: TrialContext, run_id: str, cid: str
+) -> Callable[[int, dict[str, float]], bool] | None:
+    """The pruning check of trial run ``run_id``, asking the store about its siblings."""
+    objective = config.sweep.objective
+    siblings = Siblings(tracker, ctx.experiment_id, ctx.parent_run_id, run_id, objective)
+    return _pruner(config, siblings, cid)
+
+
+def _pruner(
+    config: ExperimentConfig, siblings: Siblings, cid: str
 ) -> Callable[[int, dict[str, float]], bool] | None:
     """The trial's pruning check: its objective at an epoch against the sweep's other
     trials at that epoch, read from the store (so trials elsewhere count too). A run of a
     configuration the sweep has run before is a repeat and never pruned (on Spark, where
     the driver marks repeats afterwards, the store says so)."""
     from .pruning import applies, should_prune
-    from .tracking import SiblingCache
 
     rule, objective = config.sweep.pruner, config.sweep.objective
     if rule.kind == "none":
         return None
     sign = 1.0 if objective == M.VAL_ACCURACY else -1.0  # higher is better for the rules
-    siblings = SiblingCache(ctx.experiment_id, ctx.parent_run_id, run_id, objective)
     repeat: list[bool] = []  # (asked once, where the rule first applies)
 
     def check(epoch: int, values: dict[str, float]) -> bool:
         if not applies(epoch, rule):
             return False
         if not repeat:
-            repeat.append(tracker.has_sibling_of_config(siblings, cid))
+            repeat.append(siblings.has_config(cid))
         if repeat[0]:
             return False
-        others = tracker.sibling_values(siblings, epoch)
+        others = siblings.values_at(epoch)
         return should_prune(sign * values[objective], [sign * v for v in others], epoch, rule)
 
     return check
@@ -461,14 +479,14 @@ def run_trial(
     """One sampled config as a nested run: start it, train, record, end it. A failure
     (divergence, an exception) becomes ``STATUS_FAIL``, not a crash. ``prune``: false for
     the runs owed to the best configurations. ``pace``: the sweep's, told each epoch."""
-    from .tracking import Tracker
+    from .tracking import Tracker, system_metrics
 
     params, cid, seed = _trial_keys(sample, config.train.seed, number)
     tracker = Tracker(ctx.tracking_uri, ctx.store_timeout, should_stop)
     label = str(number) if number else uuid.uuid4().hex[:6]
     ckpt = TrialCheckpoint.of(ctx, number, cid, seed)
     run_id, earlier, saved = _start_or_continue(tracker, ctx, label, role, ckpt)
-    monitor = tracker.system_metrics(run_id, saved) if config.sweep.system_metrics else None
+    monitor = system_metrics(tracker, run_id, saved) if config.sweep.system_metrics else None
     status = "FAILED"
     keys = {"params": params, "run_id": run_id, "config_id": cid, "seed": seed, "role": role}
     try:  # (a sampled combination the config refuses is a failed trial too)
@@ -476,7 +494,7 @@ def run_trial(
         device, precision = place_trial(trial.train.device, trial.train.precision, ctx.threads)
         resolved = _resolved(device.type, precision)
         _log_params(tracker, run_id, {**trial.fixed_params(), **resolved}, earlier)
-        pruner = _pruner(config, tracker, ctx, run_id, cid) if prune and role != REPEAT else None
+        pruner = _pruning(config, tracker, ctx, run_id, cid) if prune and role != REPEAT else None
         outcome = train_trial(
             trial,
             ctx,

@@ -1,7 +1,7 @@
 """`make ui`'s first words: for each experiment in a store, the direct link to its runs in
 the MLflow UI's Model-training view. Reads the store; never creates one.
 
-    python -m sweep.ui [--tracking-uri sqlite:///mlflow.db] [--port 5001]
+    python -m sweep ui [--tracking-uri sqlite:///mlflow.db] [--port 5001]   (or python -m sweep.ui)
 """
 
 from __future__ import annotations
@@ -9,11 +9,33 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .tracking import DEFAULT_TRACKING_URI, UI_PORT, absolute_uri, sqlite_path, ui_base, ui_links
+from .store import DEFAULT_TRACKING_URI, absolute_uri, shown, sqlite_path
+
+UI_PORT = 5001  # where `make ui` (mlflow ui --port 5001) serves a local store
+# MLflow 3's UI opens an experiment in its GenAI view unless told otherwise: the URL's
+# workflowType (and the experiment tag the tracker sets, read where the UI's workflow
+# switch allows) ask for the classic "Model training" view that shows runs.
+ML_VIEW = "workflowType=machine_learning"
+
+
+def ui_base(tracking_uri: str, port: int = UI_PORT) -> str:
+    """The address of the UI that shows this store: the tracking server itself, or the
+    local ``mlflow ui`` on ``port``."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return shown(tracking_uri).rstrip("/")
+    return f"http://localhost:{port}"
+
+
+def ui_links(base: str, experiment_id: str, run_id: str | None = None) -> dict[str, str]:
+    """Direct links into the Model-training view: the experiment's runs, and one run."""
+    links = {"runs": f"{base}/#/experiments/{experiment_id}?{ML_VIEW}"}
+    if run_id:
+        links["run"] = f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{ML_VIEW}"
+    return links
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sweep.ui", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m sweep ui", description=__doc__)
     p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="the MLflow store")
     p.add_argument("--port", type=int, default=UI_PORT, help="port of the local mlflow ui")
     args = p.parse_args(argv)

@@ -1,0 +1,156 @@
+"""What a run holds beyond its metrics, written through the :class:`~sweep.tracking.Tracker`'s
+primitives: a trial's evaluation (confusion matrix, per-class report, predictions, computed
+by :mod:`sweep.evaluation`), its dataset inputs, its figures (drawn by :mod:`sweep.plots`),
+and the selected configuration's model, logged the MLflow way and registered.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import evaluation
+from . import metrics as M
+
+if TYPE_CHECKING:
+    from .tracking import Tracker
+
+BEST_ALIAS = "best"  # the registered model's alias for the sweep's selected configuration
+PER_CLASS_TABLE = "per_class_report.csv"
+PREDICTIONS = "predictions.txt"
+
+
+def log_evaluation(
+    tracker: Tracker,
+    run_id: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    history: tuple[dict[str, float], ...],
+    title: str,
+    figures: bool = True,
+) -> None:
+    """Per-class report, confusion matrix (as numbers) and the test-set predictions; with
+    ``figures`` also the curves and the confusion matrix drawn (about a second a trial: a
+    sweep draws them for its selected trial only, see :func:`log_figures`)."""
+    cm = evaluation.confusion(y_true, y_pred)
+    tracker.log_table(run_id, evaluation.confusion_frame(cm), M.CONFUSION_TABLE)
+    if figures:
+        _draw(tracker, run_id, history, cm, title)
+    tracker.log_table(run_id, evaluation.per_class(y_true, y_pred), PER_CLASS_TABLE)
+    tracker.log_text(run_id, evaluation.predictions_text(y_pred), PREDICTIONS)
+
+
+def log_figures(tracker: Tracker, run_id: str, title: str) -> None:
+    """The curves and the confusion matrix of a finished trial, drawn from what its run
+    holds (its per-epoch metrics and ``confusion_matrix.csv``), unless it has them."""
+    names = tracker.artifact_names(run_id)
+    if M.CURVES in names or M.CONFUSION_TABLE not in names:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        cm = evaluation.read_confusion(tracker.download(run_id, M.CONFUSION_TABLE, tmp))
+    history = {key: tracker.metric_history(run_id, key) for key in M.EPOCH_METRICS}
+    _draw(tracker, run_id, evaluation.epoch_history(history), cm, title)
+
+
+def _draw(
+    tracker: Tracker,
+    run_id: str,
+    history: tuple[dict[str, float], ...],
+    cm: np.ndarray,
+    title: str,
+) -> None:
+    from . import plots
+
+    curves = plots.learning_curves(plots.history_frame(history), title)
+    tracker.log_figure(run_id, curves, M.CURVES)
+    figure = plots.confusion_matrix_figure(cm, f"{title}: test set")
+    tracker.log_figure(run_id, figure, M.CONFUSION_FIGURE)
+
+
+def log_datasets(
+    tracker: Tracker, run_id: str, source: str, parts: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> None:
+    """Each split as an MLflow dataset input of the run (``fashion-mnist-training`` and so
+    on, its role as the input's context), with a digest of all its bytes."""
+    from mlflow.data.numpy_dataset import from_numpy
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    from .data import digest
+
+    inputs = []
+    for role, (images, labels) in parts.items():
+        with warnings.catch_warnings():  # (a local folder matches two source kinds)
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = from_numpy(
+                images,
+                targets=labels,
+                source=source,
+                name=f"fashion-mnist-{role}",
+                digest=digest(images, labels),
+            )
+        tags = [InputTag(MLFLOW_DATASET_CONTEXT, role)]
+        inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags))
+    tracker.retrying(lambda: tracker.client.log_inputs(run_id, inputs))
+
+
+def _model_requirements() -> list[str]:
+    """What a logged model needs to load (this environment's versions; given, so that
+    MLflow need not load the model in another process to guess them)."""
+    from importlib.metadata import version
+
+    return [f"{n}=={version(n).split('+')[0]}" for n in ("torch", "numpy", "mlflow")]
+
+
+def log_model(tracker: Tracker, run_id: str, model: Any, name: str, example: np.ndarray) -> str:
+    """``model`` the MLflow way (``mlflow.pytorch``, with a signature and an input example)
+    in run ``run_id``, registered as ``name``, the alias ``best`` pointed at the new
+    version; returns that version. Saved as an exported graph (``pt2``), not a pickle:
+    loading it runs no code and needs no install of this project."""
+    import mlflow
+    import mlflow.pytorch
+    import torch
+    from mlflow.models import infer_signature
+
+    model = model.cpu().eval()
+    with torch.inference_mode():
+        output = model(torch.from_numpy(example)).numpy()
+    run = tracker.retrying(lambda: tracker.client.get_run(run_id))
+    mlflow.set_tracking_uri(tracker.tracking_uri)  # log_model resolves both globally:
+    mlflow.set_experiment(experiment_id=run.info.experiment_id)  # (not "Default")
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)  # (no pip here)
+    info = tracker.retrying(
+        lambda: mlflow.pytorch.log_model(
+            model,
+            name="model",
+            run_id=run_id,
+            signature=infer_signature(example, output),
+            input_example=example,
+            serialization_format="pt2",
+            pip_requirements=_model_requirements(),
+        )
+    )
+    client = tracker.client
+    tracker.retrying(lambda: _registered_model(client, name))
+    version = tracker.retrying(
+        lambda: client.create_model_version(
+            name, info.model_uri, run_id=run_id, model_id=info.model_id
+        )
+    ).version
+    tracker.retrying(lambda: client.set_registered_model_alias(name, BEST_ALIAS, version))
+    return str(version)
+
+
+def _registered_model(client: Any, name: str) -> None:
+    """The registered model ``name``, created if it is new (two sweeps may race)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
