@@ -1,13 +1,8 @@
-"""Aggregate the sweeps in an MLflow store into a report: one row per sweep with its selected
-configuration (highest mean validation accuracy over its seeds; the test set never
-chooses), statistics per configuration, comparisons against a baseline, figures, runs.csv,
-and (optionally) ACTIONPLAN.md's results section.
+"""The report of an MLflow store's sweeps, under its own name: the same command, flags and
+output as ``python -m sweep report`` (``--help`` lists them; sweep.report_command runs it).
 
     python analyze_results.py                       # every experiment in ./mlflow.db
-    python analyze_results.py --experiments exp1 exp7 'exp1*' --baseline exp1
-    python analyze_results.py --pool                # merge sweeps of one experiment and config
     python analyze_results.py --update-actionplan   # rewrite ACTIONPLAN.md's results
-    python analyze_results.py --update-readme       # rewrite the README's results table
 """
 
 from __future__ import annotations
