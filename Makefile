@@ -54,7 +54,7 @@ test: setup test-deps
 	@$(UV) sync --locked --quiet --compile-bytecode --extra spark --extra postgres
 	$(RUN) ruff check src tests analyze_results.py benchmarks
 	$(RUN) ruff format --check src tests analyze_results.py benchmarks
-	$(RUN) pytest -q --durations=10
+	$(RUN) pytest -q -n 2 --dist loadfile --durations=10
 
 # no store, no process, no real data (and a few Hypothesis examples): seconds on 2 cores
 test-unit: env
