@@ -25,6 +25,7 @@ from typing import Any
 import matplotlib.font_manager  # noqa: F401 (its font cache is built once, here, not in a test)
 import numpy as np
 import pytest
+import torch  # noqa: F401 (its CUDA bindings look for libraries with ldconfig: once, here)
 
 from sweep.data import FILES, DataError, find_data_dir
 
@@ -319,3 +320,43 @@ def postgres(tmp_path_factory) -> Iterator[Postgres]:
     finally:
         stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def loaded_in_chromium(chromium: str, page: str, tmp_path: Path) -> str:
+    """The DOM of the HTML ``page`` after headless Chromium loaded it, its title set to
+    ``IMAGES ok/total``: how many of its images the browser could decode."""
+    import subprocess
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(
+        page.replace(
+            "</body>",
+            """<script>
+      window.addEventListener('load', () => {
+        const imgs = [...document.images];
+        const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+        document.title = 'IMAGES ' + ok + '/' + imgs.length;
+      });</script></body>""",
+        )
+    )
+    done = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout
