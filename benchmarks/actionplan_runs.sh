@@ -22,6 +22,9 @@ run experiments/exp7.yaml --max-evals 3 --repeats 3 --epochs 4 --subset 10000 \
   --set train.scheduler.step_size=2
 run experiments/exp14.yaml --max-evals 3 --repeats 3 --epochs 4 --subset 10000 \
   --set train.scheduler.step_size=2
+# A search of four knobs around exp15's recipe (12 TPE trials, no pruning so that every
+# trial is complete and counts for the parameters' importance), 3 epochs on 10,000 images.
+run experiments/exp16_fast_search.yaml --epochs 3 --subset 10000 --pruner none
 # Baselines on all the training images with their own recipes, 3 seeds each (their files).
 run experiments/mlp_baseline.yaml
 run experiments/wide_deep.yaml

@@ -196,7 +196,7 @@ def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> Non
     from sweep.report import load_runs
     from sweep.stats import mark_selected
 
-    frame, _ = load_runs(uri)
+    frame = load_runs(uri).runs
     assert dict(zip(frame["run_id"], frame["status"], strict=True)) == {
         first.info.run_id: "FINISHED",
         second.info.run_id: "PRUNED",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, run_cli, tiny_sweep
+from conftest import REPO, loaded_in_chromium, run_cli, tiny_sweep
 from sweep import metrics as M
 from sweep.config import load_experiment
 from sweep.report import markers
@@ -206,7 +205,8 @@ def test_one_row_per_sweep_unless_pooled(store: Path, tmp_path: Path, synthetic_
     where = ("--tracking-uri", uri, "--experiments", "exp3")
     done = analyze(*where, "--out", str(tmp_path / "a"), cwd=folder)
     assert done.returncode == 0, done.stderr
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| exp3_mid_lr (sweep ")]
+    tables = done.stdout.split("## Findings")[0]  # (the findings: a row per sweep again)
+    rows = [line for line in tables.splitlines() if line.startswith("| exp3_mid_lr (sweep ")]
     assert len(rows) == 4, done.stdout  # two in the summary, two in the comparison
     done = analyze(*where, "--pool", "--out", str(tmp_path / "b"), cwd=folder)
     assert done.returncode == 0, done.stderr
@@ -320,39 +320,8 @@ def test_html_report_loads_every_image_in_chromium(
     page = (store / "reports" / "analysis.html").read_text()
     n_images = page.count("<img ")
     assert n_images >= 5
-    probe = tmp_path / "probe.html"
-    probe.write_text(
-        page.replace(
-            "</body>",
-            """<script>
-      window.addEventListener('load', () => {
-        const imgs = [...document.images];
-        const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
-        document.title = 'IMAGES ' + ok + '/' + imgs.length;
-      });</script></body>""",
-        )
-    )
-    done = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert f"<title>IMAGES {n_images}/{n_images}</title>" in done.stdout, done.stdout[:500]
+    dom = loaded_in_chromium(chromium, page, tmp_path)
+    assert f"<title>IMAGES {n_images}/{n_images}</title>" in dom, dom[:500]
 
 
 @pytest.mark.slow

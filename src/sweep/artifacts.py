@@ -154,3 +154,34 @@ def _registered_model(client: Any, name: str) -> None:
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
+
+
+ANALYSIS_FOLDER = "analysis"  # on a sweep's parent run: its importance, interactions, cost
+
+
+def log_sweep_analysis(
+    tracker: Tracker, experiment_id: str, experiment: str, parent_run_id: str
+) -> None:
+    """A finished sweep's analysis on its parent run, drawn from its trials as the store
+    holds them (the rows the report reads): importance.csv and costs.csv, and the figures
+    (importance, parallel coordinates, the two most important parameters, cost), under
+    ``analysis/``."""
+    import pandas as pd
+
+    from . import analysis, stats
+    from .runs import SEARCH_SPEC, sweep_frame
+
+    frame, sweep = tracker.retrying(
+        lambda: sweep_frame(tracker.client, experiment_id, experiment, parent_run_id)
+    )
+    if frame.empty:
+        return
+    frame = stats.mark_selected(frame.assign(unit=parent_run_id, sweep=experiment))
+    costs = stats.costs(frame)
+    found = analysis.analyse(frame, experiment, "sweep", sweep[SEARCH_SPEC], costs)
+    importance = pd.DataFrame(analysis.importance_rows(found))
+    tracker.log_table(parent_run_id, importance, f"{ANALYSIS_FOLDER}/importance.csv")
+    tracker.log_table(parent_run_id, costs, f"{ANALYSIS_FOLDER}/costs.csv")
+    for _, name, figure in found.figures:
+        name = name.removeprefix("sweep_")
+        tracker.log_figure(parent_run_id, figure, f"{ANALYSIS_FOLDER}/{name}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 import operator
 import re
@@ -485,9 +486,55 @@ class Distribution(_Frozen):
         return f"{self.kind}{list(self.args)}"
 
 
+# what a hypothesis predicts, as the report checks it (``expect:``): one of these keys
+EXPECT_RELATIVE = ("better_than", "worse_than", "no_better_than", "no_worse_than")
+EXPECT_ABSOLUTE = ("at_least", "between")
+EXPECT_METRICS = ("test_accuracy", "val_accuracy")
+Fraction = Annotated[float, Strict(), Field(ge=0, le=1)]
+
+
+class Expectation(_Frozen):
+    """The prediction of an experiment's hypothesis in a form the report can check: the
+    selected configuration's mean ``metric`` compared with another experiment's
+    (``better_than: exp1_baseline_batchnorm``...) or with a figure (``at_least: 0.945``,
+    ``between: [0.89, 0.90]``). One key of the six; not part of what a sweep trains."""
+
+    metric: Literal["test_accuracy", "val_accuracy"] = "test_accuracy"
+    better_than: str | None = Field(None, min_length=1, max_length=200)
+    worse_than: str | None = Field(None, min_length=1, max_length=200)
+    no_better_than: str | None = Field(None, min_length=1, max_length=200)
+    no_worse_than: str | None = Field(None, min_length=1, max_length=200)
+    at_least: Fraction | None = None
+    between: tuple[Fraction, Fraction] | None = None
+
+    @model_validator(mode="after")
+    def _one_prediction(self) -> Expectation:
+        given = [k for k in (*EXPECT_RELATIVE, *EXPECT_ABSOLUTE) if getattr(self, k) is not None]
+        if len(given) != 1:
+            keys = ", ".join((*EXPECT_RELATIVE, *EXPECT_ABSOLUTE))
+            found = f"got {', '.join(given)}" if given else "got none"
+            raise ValueError(f"give exactly one of {keys} ({found})")
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError("between: the low figure comes first, e.g. [0.89, 0.90]")
+        return self
+
+    @property
+    def rule(self) -> str:
+        """``worse_than``, ``at_least``...: the key given."""
+        return next(
+            k for k in (*EXPECT_RELATIVE, *EXPECT_ABSOLUTE) if getattr(self, k) is not None
+        )
+
+    @property
+    def baseline(self) -> str | None:
+        """The experiment a relative prediction is compared with (None: a figure)."""
+        return getattr(self, self.rule) if self.rule in EXPECT_RELATIVE else None
+
+
 class ExperimentConfig(_Frozen):
     name: str = Field(min_length=1, max_length=200)
     hypothesis: str = ""
+    expect: Expectation | None = None  # what the hypothesis predicts (the report checks it)
     model: ModelConfig = CNNConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
@@ -524,7 +571,7 @@ class ExperimentConfig(_Frozen):
 
     def fixed_params(self) -> dict[str, Any]:
         """The config without the search space, flattened to dotted keys."""
-        return flatten(self.model_dump(mode="json", exclude={"search", "hypothesis"}))
+        return flatten(self.model_dump(mode="json", exclude={"search", "hypothesis", "expect"}))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -754,7 +801,8 @@ def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if parent is None:
         return raw
     base = _resolve(_parent_path(path, parent), (*chain, path))
-    base.pop("hypothesis", None)  # a hypothesis belongs to one file, never inherited
+    for own in ("hypothesis", "expect"):  # a hypothesis belongs to one file, never inherited
+        base.pop(own, None)
     return deep_merge(base, raw)
 
 
@@ -876,6 +924,17 @@ def content_hash(path: str | Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def file_budget(path: str | Path) -> str:
+    """The training budget the file itself sets, as JSON: ``{"epochs": 5, "subset": null}``
+    (what a command line's ``--epochs``/``--subset`` change); "" if the file alone is not
+    a valid experiment (an override completes it)."""
+    try:
+        config = load_experiment(path)
+    except ConfigError:
+        return ""
+    return json.dumps({"epochs": config.train.epochs, "subset": config.data.subset})
+
+
 # how long a sweep may run: not what it trains (a sweep its budget ended goes on without)
 _BUDGET_KEYS = ("time_budget", "timeout_minutes", "time_budget_grace")
 
@@ -887,7 +946,8 @@ def config_digest(
     those that change where it trains or what is drawn and logged, never what is trained
     (``train.device``, ``sweep.trial_figures``, ``sweep.log_model``,
     ``sweep.system_metrics``), nor how long it may run (its time budget)."""
-    exclude = {
+    exclude: dict[str, Any] = {
+        "expect": True,  # (a statement about the result, like the hypothesis's words)
         "train": {"device", *train},
         "sweep": {"trial_figures", "log_model", "system_metrics", *_BUDGET_KEYS, *sweep},
     }

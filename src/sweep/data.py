@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,13 @@ class Splits:
             "validation": (self.x_val, self.y_val),
             "test": (self.x_test, self.y_test),
         }
+
+
+def training_images(subset: int | None, val_fraction: float) -> int:
+    """Training images per epoch: the (subset of the) 60,000 less the validation split
+    (scikit-learn's split rounds the validation share up)."""
+    n = subset or 60_000
+    return n - math.ceil(n * val_fraction)
 
 
 def digest(images: np.ndarray, labels: np.ndarray) -> str:

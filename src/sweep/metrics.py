@@ -53,6 +53,10 @@ TAG_RESUMED_FROM = "sweep.resumed_from_epoch"  # children: went on after this ep
 TAG_RESUMED_ON = "sweep.resumed_on"
 TAG_ENDED_BY = "sweep.ended_by"  # parents: max_evals, time_budget, no_progress, interrupted
 TAG_MODEL_ERROR = "sweep.model_error"  # parents: why the selected model was not logged
+TAG_EXPECT = "sweep.expect"  # parents: the file's expect: block as JSON (what it predicts)
+# parents: the budget the experiment file itself sets, as JSON {"epochs": E, "subset": S}
+# (a command line's --epochs or --subset makes the sweep's own budget differ from it)
+TAG_FILE_BUDGET = "sweep.file_budget"
 
 # a trial's evaluation artifacts: the confusion matrix as numbers (every trial) and drawn,
 # with the learning curves (the selected trial; every trial with sweep.trial_figures)

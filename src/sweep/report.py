@@ -1,28 +1,38 @@
 """The last step of the data flow: MLflow store -> report, in four steps. *Load* reads
 everything from MLflow (the runs table, the best trials' curves, one artifact);
-:mod:`sweep.stats` summarises and compares; :mod:`sweep.plots` draws; *render* writes the
-same table rows as Markdown and as HTML, and the runs as CSV. Reads the store; never trains.
+:mod:`sweep.stats` summarises, compares and judges each hypothesis, :mod:`sweep.analysis`
+says which searched parameters matter and what accuracy costs; :mod:`sweep.plots` draws;
+:mod:`sweep.render` writes the same table rows as Markdown and as HTML, and the tables as
+CSV. Reads the store; never trains.
 """
 
 from __future__ import annotations
 
-import base64
 import fnmatch
-import html
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from . import metrics as M
 from . import stats
+from .render import (
+    Block,
+    Figure,
+    analysis_blocks,
+    configurations_table,
+    findings_blocks,
+    result_blocks,
+    summary_table,
+    to_html,
+    to_markdown,
+)
+from .runs import all_runs, is_trial, sweep_key, sweep_row, trial_row
 from .store import shown
 
-PAGE = 1000
 RESULTS_END = "<!-- results:end -->"  # (the start line names its flag: see markers)
 CURVE_METRICS = (M.TRAIN_LOSS, M.TRAIN_ACCURACY, M.VAL_LOSS, M.VAL_ACCURACY)
 
@@ -44,66 +54,20 @@ def _experiment_number(name: str) -> tuple[int, str]:
     return (int(digits), name) if name.startswith("exp") and digits else (10**6, name)
 
 
-def _all_runs(client: Any, experiment_ids: list[str]) -> list[Any]:
-    runs: list[Any] = []
-    token = None
-    while True:
-        page = client.search_runs(experiment_ids, max_results=PAGE, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
-def _trial_row(run: Any, experiment: str) -> dict[str, Any]:
-    tags, metrics = run.data.tags, run.data.metrics
-    seed = run.data.params.get("train.seed")
-    row: dict[str, Any] = {
-        "experiment": experiment,
-        "parent_run_id": tags[M.TAG_PARENT],
-        "run_id": run.info.run_id,
-        # runs recorded before configurations were named count as one configuration each
-        "config_id": tags.get(M.TAG_CONFIG, run.info.run_id[:8]),
-        "seed": int(seed) if seed is not None else None,
-        "role": tags.get(M.TAG_ROLE, "trial"),
-        "trial": int(tags.get(M.TAG_TRIAL, 0)) or None,
-        # a pruned run stopped early on purpose: never selected, never in the statistics
-        "status": "PRUNED" if tags.get(M.TAG_PRUNED) == "true" else run.info.status,
-        "start_time": datetime.fromtimestamp(run.info.start_time / 1000),
-        "failure": tags.get(M.TAG_FAILURE),
-    }
-    row.update({f"params.{k}": v for k, v in run.data.params.items()})
-    row.update(metrics)
-    row[M.VAL_ACCURACY] = _returned_model_val(metrics, run.data.params)
-    return row
-
-
-def _returned_model_val(metrics: dict[str, float], params: dict[str, str]) -> float | None:
-    """What selection uses: the validation accuracy of the model the run returned. Runs
-    recorded before it was logged: the best epoch's if the run restored the best weights,
-    else the last epoch's."""
-    if M.MODEL_VAL_ACCURACY in metrics:
-        return metrics[M.MODEL_VAL_ACCURACY]
-    restored = params.get("train.early_stopping.restore_best") == "True"
-    return metrics.get(M.BEST_VAL_ACCURACY if restored else M.VAL_ACCURACY)
-
-
-def _sweep_key(run: Any) -> str:
-    """What sweeps must share to be pooled: the whole config, overrides included, except
-    its seeds (``SweepIdentity.setup``, under its older name in older stores); a sweep
-    recorded without it pools with none."""
-    tags = run.data.tags
-    return tags.get(M.TAG_SETUP_HASH) or tags.get(M.TAG_SETUP_HASH_BEFORE) or run.info.run_id
+class Loaded(NamedTuple):
+    runs: pd.DataFrame  # one row per trial (child run)
+    client: Any  # MLflow's client, for the other reads
+    sweeps: pd.DataFrame  # one row per sweep (parent run): runs.sweep_row
 
 
 def load_runs(
     tracking_uri: str,
     experiments: list[str] | None = None,
     since: datetime | None = None,
-) -> tuple[pd.DataFrame, Any]:
+) -> Loaded:
     """One row per trial (child run): experiment, ids, configuration, seed, role, status,
-    params and final metrics (``val_accuracy``: the returned model's); and the client,
-    for the other reads."""
+    params and final metrics (``val_accuracy``: the returned model's); one row per sweep;
+    and the client, for the other reads."""
     import os
 
     from mlflow.exceptions import MlflowException
@@ -133,13 +97,11 @@ def load_runs(
             "python -m sweep experiments/quickstart.yaml"
         )
     names = {e.experiment_id: e.name for e in found}
-    runs = _all_runs(client, list(names))
-    rows = [
-        _trial_row(run, names[run.info.experiment_id])
-        for run in runs
-        if M.TAG_PARENT in run.data.tags  # children only: parents are sweeps
-    ]
-    keys = {r.info.run_id: _sweep_key(r) for r in runs if M.TAG_PARENT not in r.data.tags}
+    runs = all_runs(client, list(names))
+    rows = [trial_row(run, names[run.info.experiment_id]) for run in runs if is_trial(run)]
+    parents = [r for r in runs if not is_trial(r)]
+    keys = {r.info.run_id: sweep_key(r) for r in parents}
+    sweeps = pd.DataFrame([sweep_row(r, names[r.info.experiment_id]) for r in parents])
     rows = [r for r in rows if since is None or r["start_time"] >= since]
     for r in rows:
         r["sweep_key"] = keys.get(r["parent_run_id"], r["parent_run_id"])
@@ -152,7 +114,7 @@ def load_runs(
     frame["seed"] = frame["seed"].astype("Int64")  # a run failed before its params: no seed
     frame["order"] = frame["experiment"].map(_experiment_number)
     frame = frame.sort_values(["order", "start_time"]).drop(columns="order")
-    return frame.reset_index(drop=True), client
+    return Loaded(frame.reset_index(drop=True), client, sweeps)
 
 
 def assign_units(frame: pd.DataFrame, pool: bool = False) -> pd.DataFrame:
@@ -269,189 +231,6 @@ def draw_figures(
     return [(caption, f"{name}.png", fig) for caption, name, fig in figures]
 
 
-# ----------------------------------------------------------------------------- render
-@dataclass(frozen=True)
-class Table:
-    """Rows of display strings, rendered both as Markdown and as HTML."""
-
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-    def markdown(self) -> str:
-        def line(cells: tuple[str, ...]) -> str:
-            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-        rule = "| " + " | ".join("---" for _ in self.headers) + " |"
-        return "\n".join([line(self.headers), rule, *(line(r) for r in self.rows)])
-
-    def html(self) -> str:
-        frame = pd.DataFrame(list(self.rows), columns=list(self.headers))
-        return frame.to_html(index=False, escape=True, border=0)
-
-
-@dataclass(frozen=True)
-class Figure:
-    caption: str
-    name: str
-
-
-Block = str | Table | Figure  # a paragraph (Markdown emphasis allowed), a table, a figure
-
-
-def _pct(x: float) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}%"
-
-
-def _pm(mean: float, std: float) -> str:
-    return _pct(mean) + ("" if math.isnan(std) else f" ± {100 * std:.2f}")
-
-
-def _ci(row: pd.Series, prefix: str) -> str:
-    low, high = row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"]
-    return "–" if math.isnan(low) else f"{100 * low:.2f}–{100 * high:.2f}"
-
-
-def _interval(row: pd.Series, prefix: str) -> str:
-    """Mean ± std and the 95% t-interval, or why there is none."""
-    if row[f"{prefix}_n"] != row[f"{prefix}_n"] or not row[f"{prefix}_n"]:  # NaN or 0
-        return "–"
-    ci = "n < 2: no interval" if math.isnan(row[f"{prefix}_ci_low"]) else _ci(row, prefix)
-    return f"{_pm(row[f'{prefix}_mean'], row[f'{prefix}_std'])} ({ci})"
-
-
-def summary_table(summary: pd.DataFrame) -> Table:
-    """One row per sweep: its selected configuration (highest mean validation accuracy)
-    and how that configuration's runs did."""
-    headers = (
-        "sweep",
-        "budget",
-        "runs (failed)",
-        "configs",
-        "selected configuration",
-        "n",
-        "val mean ± std (95% CI)",
-        "test mean ± std (95% CI)",
-        "train h",
-    )
-    rows = tuple(
-        (
-            str(r["sweep"]),
-            r["budget"],
-            f"{r['runs']} ({r['failed']})",
-            str(r["configurations"]),
-            f"{r['selected_config']}: {r['selected_params'] or 'fixed config'}"
-            if r["selected_config"]
-            else "–",
-            str(r["n"]),
-            _interval(r, "val"),
-            _interval(r, "test"),
-            f"{r['train_hours']:.2f}",
-        )
-        for _, r in summary.iterrows()
-    )
-    return Table(headers, rows)
-
-
-def configurations_table(configs: pd.DataFrame) -> Table:
-    headers = (
-        "sweep",
-        "config",
-        "params",
-        "runs",
-        "val mean ± std (95% CI)",
-        "test mean ± std (95% CI)",
-        "selected",
-    )
-    rows = tuple(
-        (
-            f"{r['sweep']} [{r['budget']}]",
-            r["config_id"],
-            r["params"] or "fixed config",
-            str(r["runs"]),
-            _interval(r, "val"),
-            _interval(r, "test"),
-            "yes" if r["selected"] else "",
-        )
-        for _, r in configs.iterrows()
-    )
-    return Table(headers, rows)
-
-
-def comparison_table(comparison: pd.DataFrame, labels: dict[str, str]) -> Table:
-    """``labels``: each unit's sweep label with its budget."""
-    rows = tuple(
-        (
-            labels[r["unit"]],
-            str(r["n"]),
-            "–" if math.isnan(r["diff"]) else f"{100 * r['diff']:+.2f} points",
-            "–" if math.isnan(r["p_value"]) else f"{r['p_value']:.3g}",
-            "–" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}",
-            r["verdict"],
-        )
-        for _, r in comparison.iterrows()
-    )
-    headers = ("sweep", "n", "difference in mean", "p (Welch)", "p (Holm)", "verdict")
-    return Table(headers, rows)
-
-
-def result_blocks(summary: pd.DataFrame, comparison: pd.DataFrame, metric: str) -> list[Block]:
-    """The two tables and the sentences around them."""
-    labels = dict(zip(summary["unit"], summary["label"], strict=True))
-    baseline = labels[comparison["baseline"].iloc[0]]
-    return [
-        "Each sweep's **selected configuration** is the one with the highest mean validation "
-        "accuracy over its runs (one seed each); the test set is never used to choose. "
-        "n = runs of that configuration; intervals are 95% t-intervals of the mean.",
-        summary_table(summary),
-        f"Compared with **{baseline}** on `{metric}` of the selected configurations' runs "
-        "(Welch's t-test; p-values Holm-corrected across the comparisons; 5% level):",
-        comparison_table(comparison, labels),
-    ]
-
-
-def to_markdown(blocks: list[Block]) -> str:
-    parts = []
-    for block in blocks:
-        if isinstance(block, Table):
-            parts.append(block.markdown())
-        elif isinstance(block, Figure):
-            parts.append(f"## {block.caption}\n\n![{block.caption}]({block.name})")
-        else:
-            parts.append(block)
-    return "\n\n".join(parts)
-
-
-def to_html(blocks: list[Block], out: Path, title: str) -> str:
-    """A self-contained page: the tables as HTML, every figure embedded as base64."""
-    body = []
-    for block in blocks:
-        if isinstance(block, Table):
-            body.append(block.html())
-        elif isinstance(block, Figure):
-            data = base64.b64encode((out / block.name).read_bytes()).decode()
-            caption = html.escape(block.caption)
-            body.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{caption}">'
-                f"<figcaption>{caption}</figcaption></figure>"
-            )
-        else:
-            text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(block))
-            body.append(f"<p>{text}</p>")
-    style = (
-        "body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0;font-size:14px}"
-        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-        "th{background:#f0f0f0}img{max-width:100%;border:1px solid #eee}"
-        "figure{margin:2em 0}figcaption{color:#555;font-size:14px}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-        + "\n".join(body)
-        + "</body></html>"
-    )
-
-
 # ----------------------------------------------------------------------------- the report
 @dataclass(frozen=True)
 class Report:
@@ -461,6 +240,7 @@ class Report:
     markdown: str  # the result tables (what the command prints)
     summary_markdown: str  # the first of them: one row per sweep
     files: tuple[Path, ...]
+    findings: pd.DataFrame  # stats.findings: each sweep's hypothesis and its verdict
 
 
 def _check_metric(frame: pd.DataFrame, metric: str) -> None:
@@ -567,40 +347,117 @@ def build_report(
     baseline: str | None = None,
     pool: bool = False,
 ) -> Report:
-    """Everything ``analyze_results.py`` does: load, summarise, compare, plot, write.
-    ``metric`` is what is compared and drawn; selection is always on validation."""
-    import matplotlib.pyplot as plt
-
-    frame, client = load_runs(tracking_uri, experiments, since)
+    """Everything ``analyze_results.py`` does: load, summarise, compare, analyse, plot,
+    write. ``metric`` is what is compared and drawn; selection is always on validation."""
+    frame, client, sweeps = load_runs(tracking_uri, experiments, since)
     _check_metric(frame, metric)
     frame = stats.mark_selected(assign_units(frame, pool))
     summary = stats.summarize(frame)
     summary["label"] = summary["sweep"] + " [" + summary["budget"] + "]"
     baseline = _pick_baseline(summary, baseline)
     comparison = _comparison(frame, summary, baseline, metric)
+    findings = stats.findings(frame, summary, sweeps)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figures = []
-    for caption, name, fig in draw_figures(frame, summary, load_curves(client, summary), metric):
-        fig.savefig(out / name, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        figures.append(Figure(caption, name))
+    drawn = draw_figures(frame, summary, load_curves(client, summary), metric)
+    analysis_blocks, analysed = _analysis(frame, summary, sweeps, out)
+    figures = _save(out, [*drawn, *analysed])
     cm = _selected_confusion_matrix(client, summary, out)
     figures += [cm] if cm else []
-    results = result_blocks(summary, comparison, metric)
+    results = [*result_blocks(summary, comparison, metric), *findings_blocks(findings)]
     configs = [
+        "## Every configuration",
         "Every configuration of every sweep (its runs are independent seeds):",
         configurations_table(stats.configurations(frame)),
     ]
-    blocks = [_stamp(tracking_uri), *results, *configs, *_notes(frame)]
+    blocks = [_stamp(tracking_uri), *results, *analysis_blocks, *configs, *_notes(frame)]
     title = "fmnist-sweep analysis"
     (out / "analysis.md").write_text(to_markdown([f"# {title}", *blocks, *figures]) + "\n")
     (out / "analysis.html").write_text(to_html([*blocks, *figures], out, title))
     _runs_csv(frame, out / "runs.csv")
+    findings.drop(columns=["unit", "rule"], errors="ignore").to_csv(
+        out / FINDINGS_CSV, index=False
+    )
     files = (out / "analysis.md", out / "analysis.html", out / "runs.csv")
     files += tuple(out / f.name for f in figures)
     summary_md = summary_table(summary).markdown()
-    return Report(summary, comparison, frame, to_markdown(results), summary_md, files)
+    return Report(summary, comparison, frame, to_markdown(results), summary_md, files, findings)
+
+
+IMPORTANCE_CSV, COSTS_CSV, EFFICIENCY_CSV, FINDINGS_CSV = (
+    "importance.csv",
+    "costs.csv",
+    "efficiency.csv",
+    "findings.csv",
+)
+
+
+def _save(out: Path, drawn: list[tuple[str, str, Any]]) -> list[Figure]:
+    import matplotlib.pyplot as plt
+
+    figures = []
+    for caption, name, fig in drawn:
+        fig.savefig(out / name, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        figures.append(Figure(caption, name))
+    return figures
+
+
+def _analysis(
+    frame: pd.DataFrame, summary: pd.DataFrame, sweeps: pd.DataFrame, out: Path
+) -> tuple[list[Block], list[tuple[str, str, Any]]]:
+    """Importance and interactions of each sweep, and the cost of every configuration
+    (:mod:`sweep.analysis`): the blocks of text and tables, the figures; the tables as CSV
+    files in ``out`` too."""
+    from . import analysis, plots
+    from .runs import SEARCH_SPEC
+
+    latest = frame.sort_values("start_time").groupby("unit")["parent_run_id"].last()
+    specs = (
+        dict(zip(sweeps["parent_run_id"], sweeps[SEARCH_SPEC], strict=True)) if len(sweeps) else {}
+    )
+    rows, figures = [], []
+    for _, unit in summary.iterrows():
+        runs = frame[frame["unit"] == unit["unit"]]
+        parent = latest[unit["unit"]]
+        if not analysis.searched(runs, specs.get(parent)):
+            continue  # a fixed configuration: nothing searched to explain
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{unit['experiment']}_{parent[:8]}")
+        try:
+            found = analysis.analyse(runs, unit["label"], slug, specs.get(parent))
+        except Exception as exc:  # one sweep's analysis: never the whole report
+            rows.append(
+                {
+                    "sweep": unit["label"],
+                    "n": len(runs),
+                    "configurations": None,
+                    "param": "–",
+                    "note": f"not computed: {type(exc).__name__}: {exc}",
+                }
+            )
+            continue
+        rows += analysis.importance_rows(found)
+        figures += found.figures
+    costs = stats.costs(frame)
+    if costs["parameters"].notna().any():
+        figures.append(
+            (
+                "What accuracy costs: every configuration",
+                "costs.png",
+                plots.cost_figure(
+                    costs.assign(sweep=costs["sweep"] + " [" + costs["budget"] + "]"),
+                    "Mean accuracy of every configuration against its cost",
+                ),
+            )
+        )
+    efficiency = stats.efficiency(costs)
+    importance = pd.DataFrame(
+        rows, columns=["sweep", "n", "configurations", "param", "importance", "values", "note"]
+    )
+    importance.to_csv(out / IMPORTANCE_CSV, index=False)
+    costs.to_csv(out / COSTS_CSV, index=False)
+    efficiency.to_csv(out / EFFICIENCY_CSV, index=False)
+    return analysis_blocks(importance, costs, efficiency), figures
 
 
 def _stamp(tracking_uri: str) -> str:

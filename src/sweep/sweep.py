@@ -6,7 +6,6 @@ Where trials run is the backend's business; how a sweep resumes is :mod:`sweep.r
 from __future__ import annotations
 
 import dataclasses
-import math
 import shutil
 import threading
 import time
@@ -23,9 +22,9 @@ from loguru import logger
 
 from . import metrics as M
 from . import resume, selection
-from .artifacts import BEST_ALIAS, log_figures, log_model
+from .artifacts import BEST_ALIAS, log_figures, log_model, log_sweep_analysis
 from .backends import Backend, make_backend, store_lost
-from .config import ExperimentConfig, SweepIdentity, content_hash, to_yaml
+from .config import ExperimentConfig, SweepIdentity, content_hash, file_budget, to_yaml
 from .console import Pace, progress
 from .faults import StorageFull, full_message, storage_problem, writing
 from .signals import GracefulStop, StoreLost, SweepInterrupted
@@ -229,8 +228,9 @@ def summarize(trials: Any) -> tuple[TrialSummary, ...]:
 def record_sweep(
     tracker: Tracker, result: SweepResult, config: ExperimentConfig, scratch: Path
 ) -> str | None:
-    """Parent metrics, trials table, optimization history, and the best trial's figures
-    and model; returns the registered model's version (None: no model logged)."""
+    """Parent metrics, trials table, optimization history, the best trial's figures and
+    model, and the sweep's analysis; returns the registered model's version (None: no
+    model logged)."""
     import pandas as pd
 
     from . import plots
@@ -255,12 +255,31 @@ def record_sweep(
         history, objective, maximize=objective == M.VAL_ACCURACY, title=config.name
     )
     tracker.log_figure(result.parent_run_id, figure, "optimization_history.png")
-    if best is None or not best.run_id:
-        return None
-    tags = {M.TAG_BEST_TRIAL: best.run_id, M.TAG_BEST_CONFIG: best.config_id}
-    tracker.set_tags(result.parent_run_id, tags)
-    log_figures(tracker, best.run_id, f"trial {best.number}")  # (drawn once, here)
-    return _log_best_model(tracker, best, config, scratch)
+    version = None
+    if best is not None and best.run_id:
+        tags = {M.TAG_BEST_TRIAL: best.run_id, M.TAG_BEST_CONFIG: best.config_id}
+        tracker.set_tags(result.parent_run_id, tags)
+        log_figures(tracker, best.run_id, f"trial {best.number}")  # (drawn once, here)
+        version = _log_best_model(tracker, best, config, scratch)
+    _log_analysis(tracker, result, config)  # (after what the sweep is for: its selection)
+    return version
+
+
+def _log_analysis(tracker: Tracker, result: SweepResult, config: ExperimentConfig) -> None:
+    """Importance, interactions and cost on the parent run (:mod:`sweep.analysis`). One
+    that cannot be drawn is a warning, not a lost sweep (a store that fails is the
+    caller's: the sweep resumes and tries again)."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        log_sweep_analysis(tracker, result.experiment_id, config.name, result.parent_run_id)
+    except (MlflowException, SQLAlchemyError, StoreLost):
+        raise
+    except Exception as exc:
+        if problem := storage_problem(exc):
+            raise StorageFull(full_message("logging the sweep's analysis", problem)) from None
+        logger.warning("the sweep's analysis was not logged: {}: {}", type(exc).__name__, exc)
 
 
 def _log_search(tracker: Tracker, parent: str, history: Any, objective: str) -> None:
@@ -361,6 +380,8 @@ def _open(
         if saved is not None:  # the same search, asked for more trials: its parent goes on
             _extend(tracker, saved, path)
     resumed = saved is not None
+    if resumed and (tags := prediction_tags(config, yaml_path)):
+        tracker.set_tags(saved.parent_run_id, tags)  # (an expect: edited since it started)
     if saved is None:
         parent = _start_parent(tracker, experiment_id, config, identity, yaml_path)
         saved = resume.SweepState(config.name, parent, identity, Trials())
@@ -390,6 +411,17 @@ def _extend(tracker: Tracker, saved: resume.SweepState, path: Path) -> None:
     )
 
 
+def prediction_tags(config: ExperimentConfig, yaml_path: str | Path | None) -> dict[str, str]:
+    """What the findings judge a sweep by: its file's ``expect:`` and the budget the file
+    itself sets (set when the sweep starts, and again when it resumes or is extended)."""
+    tags = {}
+    if config.expect is not None:
+        tags[M.TAG_EXPECT] = config.expect.model_dump_json(exclude_none=True)
+    if yaml_path is not None and (budget := file_budget(yaml_path)):
+        tags[M.TAG_FILE_BUDGET] = budget
+    return tags
+
+
 def _start_parent(
     tracker: Tracker,
     experiment_id: str,
@@ -403,6 +435,7 @@ def _start_parent(
     tags[M.TAG_SETUP_HASH] = identity.setup
     if config.hypothesis:  # the run's description in MLflow's UI
         tags[M.TAG_NOTE] = config.hypothesis
+    tags |= prediction_tags(config, yaml_path)
     if yaml_path is not None:
         tags[M.TAG_YAML] = str(yaml_path)
         tags[M.TAG_YAML_HASH] = content_hash(yaml_path)
@@ -512,10 +545,10 @@ def _context(options: RunOptions, backend: Backend, sweep: _Sweep) -> TrialConte
 
 
 def train_images(config: ExperimentConfig) -> int:
-    """Training images per epoch: the (subset of the) 60,000 less the validation split
-    (scikit-learn's split rounds the validation share up)."""
-    n = config.data.subset or 60_000
-    return n - math.ceil(n * config.data.val_fraction)
+    """Training images per epoch (:func:`data.training_images`)."""
+    from .data import training_images
+
+    return training_images(config.data.subset, config.data.val_fraction)
 
 
 def most_epochs(config: ExperimentConfig, state: resume.SweepState) -> tuple[int, int]:

@@ -373,10 +373,12 @@ class Tracker:
         return Path(self._call(lambda: self.client.download_artifacts(run_id, name, str(folder))))
 
     def log_table(self, run_id: str, frame: Any, name: str) -> None:
+        """``frame`` as the CSV artifact ``name`` (``folder/file.csv`` puts it in a folder)."""
+        folder, _, file = name.rpartition("/")
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / name
+            path = Path(tmp) / file
             frame.to_csv(path, index=False)
-            self.log_file(run_id, path)
+            self.log_file(run_id, path, folder or None)
 
 
 def system_metrics(tracker: Tracker, run_id: str, resumed: Any = None) -> Any:
