@@ -291,7 +291,7 @@ def interaction_heatmap(runs: pd.DataFrame, x: str, y: str, value: str, title: s
     text = mean.map(lambda v: "" if pd.isna(v) else f"{100 * v:.2f}%")
     text = text + count.map(lambda n: "" if pd.isna(n) else f"\n(n={int(n)})")
     fig, ax = plt.subplots(
-        figsize=(max(7.0, 1.3 * len(order_x) + 3.5), max(3.5, 0.9 * len(order_y) + 1.5))
+        figsize=(max(7.0, 1.3 * len(order_x) + 3.5), max(4.5, 0.9 * len(order_y) + 2.5))
     )
     sns.heatmap(
         mean,
@@ -304,7 +304,10 @@ def interaction_heatmap(runs: pd.DataFrame, x: str, y: str, value: str, title: s
     )
     ax.set_xlabel(x.removeprefix("params."))
     ax.set_ylabel(y.removeprefix("params."))
-    ax.set_title(title, fontsize=11)
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    plt.setp(ax.get_yticklabels(), rotation=0)
+    ax.grid(False)  # (an empty cell: no run there)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 

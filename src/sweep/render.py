@@ -357,26 +357,27 @@ def findings_blocks(findings: pd.DataFrame) -> list[Block]:
     ]
 
 
-def analysis_blocks(
-    importance: pd.DataFrame, costs: pd.DataFrame, efficiency: pd.DataFrame
-) -> list[Block]:
-    """Importance of the searched parameters, the cost of every configuration, and the
-    study's parameter-efficiency table, with the sentences that say how they are made."""
+def importance_blocks(importance: pd.DataFrame) -> list[Block]:
+    """The importance of each sweep's searched parameters, and how it is made."""
     from .stats import MIN_IMPORTANCE_CONFIGS
 
-    blocks: list[Block] = []
-    if len(importance):
-        blocks += [
-            "## Which searched parameters matter",
-            "Each searched parameter's share of the variance of validation accuracy over a "
-            "sweep's complete runs (finished, not pruned), by fANOVA (Optuna's "
-            "`FanovaImportanceEvaluator` over a study made from the runs): shares sum to 1 "
-            f"within a sweep. Below {MIN_IMPORTANCE_CONFIGS} configurations with complete "
-            "runs a forest fits noise (a repeat adds a seed, not a point), so no share is "
-            "given.",
-            importance_table(importance),
-        ]
-    blocks += [
+    if not len(importance):
+        return []
+    return [
+        "## Which searched parameters matter",
+        "Each searched parameter's share of the variance of validation accuracy over a "
+        "sweep's complete runs (finished, not pruned), by fANOVA (Optuna's "
+        "`FanovaImportanceEvaluator` over a study made from the runs): shares sum to 1 "
+        f"within a sweep. Below {MIN_IMPORTANCE_CONFIGS} configurations with complete "
+        "runs a forest fits noise (a repeat adds a seed, not a point), so no share is "
+        "given.",
+        importance_table(importance),
+    ]
+
+
+def cost_blocks(costs: pd.DataFrame, efficiency: pd.DataFrame) -> list[Block]:
+    """The cost of every configuration and the study's parameter-efficiency table."""
+    blocks: list[Block] = [
         "## What accuracy costs",
         "Every configuration's parameters and training time (means over its finished runs; "
         "a run's `train_seconds` include each epoch's validation and checkpoint, so images "

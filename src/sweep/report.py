@@ -22,9 +22,10 @@ from . import stats
 from .render import (
     Block,
     Figure,
-    analysis_blocks,
     configurations_table,
+    cost_blocks,
     findings_blocks,
+    importance_blocks,
     result_blocks,
     summary_table,
     to_html,
@@ -360,17 +361,18 @@ def build_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     drawn = draw_figures(frame, summary, load_curves(client, summary), metric)
-    analysis_blocks, analysed = _analysis(frame, summary, sweeps, out)
+    importance_md, costs_md, analysed = _analysis(frame, summary, sweeps, out)
     figures = _save(out, [*drawn, *analysed])
     cm = _selected_confusion_matrix(client, summary, out)
     figures += [cm] if cm else []
     results = [*result_blocks(summary, comparison, metric), *findings_blocks(findings)]
+    results += importance_md
     configs = [
         "## Every configuration",
         "Every configuration of every sweep (its runs are independent seeds):",
         configurations_table(stats.configurations(frame)),
     ]
-    blocks = [_stamp(tracking_uri), *results, *analysis_blocks, *configs, *_notes(frame)]
+    blocks = [_stamp(tracking_uri), *results, *costs_md, *configs, *_notes(frame)]
     title = "fmnist-sweep analysis"
     (out / "analysis.md").write_text(to_markdown([f"# {title}", *blocks, *figures]) + "\n")
     (out / "analysis.html").write_text(to_html([*blocks, *figures], out, title))
@@ -405,10 +407,10 @@ def _save(out: Path, drawn: list[tuple[str, str, Any]]) -> list[Figure]:
 
 def _analysis(
     frame: pd.DataFrame, summary: pd.DataFrame, sweeps: pd.DataFrame, out: Path
-) -> tuple[list[Block], list[tuple[str, str, Any]]]:
+) -> tuple[list[Block], list[Block], list[tuple[str, str, Any]]]:
     """Importance and interactions of each sweep, and the cost of every configuration
-    (:mod:`sweep.analysis`): the blocks of text and tables, the figures; the tables as CSV
-    files in ``out`` too."""
+    (:mod:`sweep.analysis`): the blocks of text and tables of each, the figures; the tables
+    as CSV files in ``out`` too."""
     from . import analysis, plots
     from .runs import SEARCH_SPEC
 
@@ -457,7 +459,7 @@ def _analysis(
     importance.to_csv(out / IMPORTANCE_CSV, index=False)
     costs.to_csv(out / COSTS_CSV, index=False)
     efficiency.to_csv(out / EFFICIENCY_CSV, index=False)
-    return analysis_blocks(importance, costs, efficiency), figures
+    return importance_blocks(importance), cost_blocks(costs, efficiency), figures
 
 
 def _stamp(tracking_uri: str) -> str:
