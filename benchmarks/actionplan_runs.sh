@@ -22,6 +22,13 @@ run experiments/exp7.yaml --max-evals 3 --repeats 3 --epochs 4 --subset 10000 \
   --set train.scheduler.step_size=2
 run experiments/exp14.yaml --max-evals 3 --repeats 3 --epochs 4 --subset 10000 \
   --set train.scheduler.step_size=2
+run experiments/exp8.yaml --max-evals 3 --repeats 3 --epochs 4 --subset 10000 \
+  --set train.scheduler.step_size=2
+# The study's own search space (exp12: filters, units1, units2), 12 TPE trials at the same
+# budget: which of the three widths matters (the report's importance table), and the
+# baseline of exp14's augmentation.
+run experiments/exp12.yaml --max-evals 12 --repeats 3 --epochs 4 --subset 10000 \
+  --set train.scheduler.step_size=2
 # A search of four knobs around exp15's recipe (12 TPE trials, no pruning so that every
 # trial is complete and counts for the parameters' importance), 3 epochs on 10,000 images.
 run experiments/exp16_fast_search.yaml --epochs 3 --subset 10000 --pruner none

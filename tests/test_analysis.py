@@ -311,6 +311,10 @@ def test_epochs_may_differ_where_the_files_set_them_differently() -> None:
 
     assert verdict((5, 25)) == "supported"
     assert verdict((5, 5)) == "budgets differ"  # the same file epochs: the cut is not the idea
+    assert verdict((25, 5)) == "budgets differ"  # the cut turned the idea around
+    same = ("4 ep, 1000 img, cpu", "4 ep, 1000 img, cpu")
+    assert verdict((5, 25), same) == "budgets differ"  # the cut took the idea away
+    assert verdict((25, 25), same) == "supported"
     other = ("2 ep, 1000 img, cpu", "4 ep, 2000 img, cpu")
     assert verdict((5, 25), other) == "budgets differ"  # and never other images
 

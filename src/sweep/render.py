@@ -348,9 +348,9 @@ def findings_blocks(findings: pd.DataFrame) -> list[Block]:
         "experiment (its latest sweep at a comparable budget): the difference in mean with "
         "Welch's 95% interval (not adjusted) and p-value, Holm-corrected across the rows "
         "tested, which decides between supported, contradicted and not detectable; the two "
-        "budgets must be the same, or differ in epochs alone where the two files set "
-        "different epochs (the epochs are then the idea). Against a figure: the mean with its "
-        "95% t-interval, which must lie inside (supported) or outside (contradicted) the "
+        "must share training images and device, and their epochs differ as their files' do "
+        "(the same, or more for the one whose file sets more). Against a figure: the mean "
+        "with its 95% t-interval, which must lie inside (supported) or outside (contradicted) the "
         "predicted range, and only at the file's own budget. Otherwise: budgets differ, no "
         "verdict on the idea.",
         findings_table(findings),

@@ -543,20 +543,27 @@ def _file_budget_differs(runs: pd.DataFrame, budget_: Any) -> str | None:
 
 
 def _comparable(unit: pd.Series, base: pd.Series, info_of: Any) -> bool:
-    """Two sweeps whose difference is the idea's: the same budget, or budgets that differ in
-    epochs alone where the two files set different epochs (then the epochs are what the
-    hypothesis varies: exp6's 25 against exp1's 5)."""
-    if unit["budget"] == base["budget"]:
-        return True
+    """Two sweeps whose difference is the idea's: the same images and device, and epochs
+    that differ as their files' do — the same where the files set the same, more for the
+    one whose file sets more (exp6's 25 against exp1's 5, both cut to fewer with
+    ``--epochs``: the epochs are then the idea). Files unknown: the same budget."""
     ours, theirs = (
         info_of(unit["unit"]).get("file_budget"),
         info_of(base["unit"]).get("file_budget"),
     )
-    files_differ = (
-        isinstance(ours, dict) and isinstance(theirs, dict) and ours["epochs"] != theirs["epochs"]
-    )
-    same_rest = unit["budget"].split(", ", 1)[-1] == base["budget"].split(", ", 1)[-1]
-    return files_differ and same_rest
+    if unit["budget"].split(", ", 1)[-1] != base["budget"].split(", ", 1)[-1]:
+        return False
+    if not (isinstance(ours, dict) and isinstance(theirs, dict)):
+        return unit["budget"] == base["budget"]
+    ran = [_leading_int(b) for b in (unit["budget"], base["budget"])]
+    if None in ran:  # (runs of several epoch counts)
+        return False
+    return np.sign(ran[0] - ran[1]) == np.sign(ours["epochs"] - theirs["epochs"])
+
+
+def _leading_int(text: str) -> int | None:
+    head = text.split(" ", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def _against_experiment(
