@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from . import metrics as M  # noqa: E402
 from .data import CLASS_NAMES  # noqa: E402
-from .stats import best_so_far  # noqa: E402
+from .stats import best_so_far, natural_key  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -161,20 +161,13 @@ def _param_panel(ax: Any, data: pd.DataFrame, col: str, metric: str) -> None:
         if col.endswith(".lr"):
             ax.set_xscale("log")
     else:
-        order = sorted(data[col].unique(), key=_natural)
+        order = sorted(data[col].unique(), key=natural_key)
         sns.stripplot(
             data=data, x=col, y=metric, hue="experiment", ax=ax, legend=False, order=order
         )
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
     ax.set_xlabel(col.removeprefix("params."))
     ax.set_ylabel(metric.replace("_", " "))
-
-
-def _natural(value: Any) -> tuple[int, float, str]:
-    try:
-        return (0, float(value), "")
-    except (TypeError, ValueError):
-        return (1, 0.0, str(value))
 
 
 def importance_bars(table: pd.DataFrame, title: str) -> plt.Figure:
@@ -211,7 +204,7 @@ def _axis_positions(values: pd.Series, log: bool) -> tuple[pd.Series, list[float
         ticks = np.linspace(low, high, 4)
         labels = [f"{10**t if log else t:.3g}" for t in ticks]
         return (scaled - low) / span, list((ticks - low) / span), labels
-    order = sorted(values.astype(str).unique(), key=_natural)
+    order = sorted(values.astype(str).unique(), key=natural_key)
     where = {v: i / max(1, len(order) - 1) for i, v in enumerate(order)}
     return values.astype(str).map(where), list(where.values()), [short_label(v) for v in order]
 
@@ -315,7 +308,7 @@ def interaction_heatmap(runs: pd.DataFrame, x: str, y: str, value: str, title: s
 def _first_number(label: str) -> tuple[int, float, str]:
     """Sort key of a cell's label: its first number ("0.001–0.003": 0.001), else the text."""
     head = label.split("–")[0]
-    return (*_natural(head)[:2], label)
+    return (*natural_key(head)[:2], label)
 
 
 def cost_figure(costs: pd.DataFrame, title: str) -> plt.Figure:

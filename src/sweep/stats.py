@@ -296,7 +296,7 @@ def _distribution(values: pd.Series, spec: str | None) -> Any:
     kind = spec.split("[", 1)[0] if spec else None
     numbers = pd.to_numeric(values, errors="coerce")
     if kind == "choice" or numbers.isna().any() or (kind is None and numbers.nunique() <= 6):
-        return CategoricalDistribution(sorted(values.unique(), key=_natural_key))
+        return CategoricalDistribution(sorted(values.unique(), key=natural_key))
     low, high = float(numbers.min()), float(numbers.max())
     return FloatDistribution(low, high, log=kind == "loguniform" and low > 0)
 
@@ -307,7 +307,7 @@ def _point(value: str, dist: Any) -> Any:
     return value if isinstance(dist, CategoricalDistribution) else float(value)
 
 
-def _natural_key(value: Any) -> tuple[int, float, str]:
+def natural_key(value: Any) -> tuple[int, float, str]:
     """Numbers in numeric order before text (for a choice's categories and axes)."""
     try:
         return (0, float(value), "")
@@ -584,12 +584,13 @@ def _against_experiment(
         row["verdict"] = f"{expect[rule]} is not in this report"
         return
     fits = [_comparable(unit, c, info_of) for _, c in candidates.iterrows()]
-    base = (candidates[fits] if any(fits) else candidates).iloc[-1]
+    comparable = any(fits)  # (the latest comparable one, else the latest)
+    base = (candidates[fits] if comparable else candidates).iloc[-1]
     row["against"] = base["label"]
     base_values = _values(chosen, base["unit"], metric)
     if len(values) and len(base_values):
         row["effect"] = values.mean() - base_values.mean()
-    if not _comparable(unit, base, info_of):
+    if not comparable:
         row["verdict"] = "budgets differ"
     elif len(values) < 2 or len(base_values) < 2:
         row["verdict"] = "not enough runs (n < 2)"
