@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import tempfile
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from conftest import write_idx_dir
+from conftest import examples, idx_bytes, write_idx_dir
 from sweep import data
 from sweep.data import DataError, find_data_dir, load_arrays, make_splits, read_idx
 
@@ -101,6 +106,138 @@ def test_corrupt_gzip(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(payload)[:1000])  # cut mid-stream
     with pytest.raises(DataError, match="truncated or not gzip"):
         read_idx(path, 2049, 60_000)
+
+
+# ----------------------------------------------------------------------------- data bombs
+# the header is read first, then exactly the body it declares: a file that holds (or
+# inflates to) more, or declares more than Fashion-MNIST has, is refused in bounded memory
+PROPERTY = settings(
+    max_examples=examples(100),
+    deadline=None,
+    derandomize=True,  # the same cases on every run: CI stays reproducible
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+MAGIC = {"images": 2051, "labels": 2049}
+
+
+def header(kind: str, n: int) -> bytes:
+    dims = (n, 28, 28) if kind == "images" else (n,)
+    return MAGIC[kind].to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
+
+
+def write(folder: Path, kind: str, raw: bytes, gz: bool) -> Path:
+    path = folder / f"{kind}-idx-ubyte{'.gz' if gz else ''}"
+    path.write_bytes(gzip.compress(raw, compresslevel=1) if gz else raw)
+    return path
+
+
+def read_refused(path: Path, kind: str, count: int | None) -> str:
+    """The DataError's message for reading ``path``: one paragraph naming the file."""
+    with pytest.raises(DataError) as refused:
+        read_idx(path, MAGIC[kind], count)
+    message = str(refused.value)
+    assert str(path) in message and "\n" not in message and "make data" in message, message
+    return message
+
+
+@PROPERTY
+@given(
+    kind=st.sampled_from(sorted(MAGIC)),
+    n=st.integers(1, 40),
+    extra=st.integers(-2000, 2000).filter(bool),
+    filler=st.sampled_from([0, 7, 255]),
+    gz=st.booleans(),
+    declared_count=st.booleans(),
+)
+def test_a_body_longer_or_shorter_than_its_header_declares_is_refused(
+    kind: str, n: int, extra: int, filler: int, gz: bool, declared_count: bool
+) -> None:
+    """N items declared, N items' bytes + ``extra`` held (gzipped or raw): the exact body
+    reads; more is refused as more than the header declares, less as truncated."""
+    rng = np.random.default_rng(n)
+    shape = (n, 28, 28) if kind == "images" else (n,)
+    array = rng.integers(0, 256 if kind == "images" else 10, shape)
+    exact = idx_bytes(array.astype(np.uint8))
+    assert exact[: len(header(kind, n))] == header(kind, n)
+    count = None if declared_count else n
+    body = len(exact) - len(header(kind, n))
+    extra = max(extra, -body)  # at most the whole body missing
+    raw = exact + bytes([filler]) * extra if extra > 0 else exact[: len(exact) + extra]
+    with tempfile.TemporaryDirectory() as tmp:
+        good = read_idx(write(Path(tmp), kind, exact, gz), MAGIC[kind], count)
+        assert np.array_equal(good, array) and good.flags.writeable
+        message = read_refused(write(Path(tmp), kind, raw, gz), kind, count)
+    if extra > 0:
+        assert ("inflates past" if gz else "holds more than") in message, message
+        assert f"declares shape {shape}" in message and f"{body:,} bytes" in message, message
+    else:
+        assert f"holds {body + extra} bytes of data, expected {body}" in message, message
+        assert "truncated" in message
+
+
+@PROPERTY
+@given(
+    kind=st.sampled_from(sorted(MAGIC)),
+    n=st.integers(60_001, 2**32 - 1),
+    gz=st.booleans(),
+    declared_count=st.booleans(),
+)
+@example(kind="images", n=10**9, gz=False, declared_count=False)
+@example(kind="images", n=10**9, gz=True, declared_count=False)
+def test_a_header_declaring_more_than_fashion_mnist_is_refused_without_allocating(
+    kind: str, n: int, gz: bool, declared_count: bool
+) -> None:
+    """Where no count is expected (predict --images) a header's count is believed up to
+    the 60,000 of the largest file, never beyond: nothing of its size is allocated."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(Path(tmp), kind, header(kind, n) + bytes(1000), gz)
+        tracemalloc.start()
+        try:
+            message = read_refused(path, kind, 60_000 if declared_count else None)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    if declared_count:
+        assert f"declares shape ({n}," in message, message
+    else:
+        assert f"declares {n:,} items, more than the 60,000" in message, message
+    assert peak < 4 << 20, peak  # a read's chunk, not n items
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A valid header of the 60,000 training items (images, labels) followed by 200 MB of
+    zeros, gzipped (to under 1 MB), written a chunk at a time."""
+    folder, out = tmp_path_factory.mktemp("bombs"), {}
+    for kind in MAGIC:
+        out[kind] = folder / f"{kind}.gz"
+        squeeze = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: the gzip format
+        with out[kind].open("wb") as fh:
+            fh.write(squeeze.compress(header(kind, 60_000)))
+            zeros = bytes(1 << 20)
+            for _ in range(200):
+                fh.write(squeeze.compress(zeros))
+            fh.write(squeeze.flush())
+        assert out[kind].stat().st_size < 2 << 20
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(MAGIC))
+def test_a_gzip_bomb_is_refused_in_bounded_memory(bombs: dict[str, Path], kind: str) -> None:
+    """200 MB inflated behind a valid header: refused after the declared body and one byte
+    more, the peak within twice the array a normal load makes (+ a read's chunk)."""
+    array_size = 60_000 * (28 * 28 if kind == "images" else 1)
+    for count in (60_000, None):
+        tracemalloc.start()
+        try:
+            message = read_refused(bombs[kind], kind, count)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert "inflates past what its header declares" in message, message
+        assert f"{array_size:,} bytes of data" in message and "inflates to more" in message
+        assert peak < 2 * array_size + (2 << 20), (peak, array_size)
 
 
 def test_pickle_needs_explicit_permission_and_reads_both_layouts(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import functools
 import gzip
 import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,43 +136,104 @@ def find_data_dir(data_dir: str | Path | None = None) -> Path:
     raise DataError(f"Fashion-MNIST files not found (looked in {looked}). " + HOW_TO_GET)
 
 
+# the most items an IDX file may declare where no count is expected (``predict --images``):
+# Fashion-MNIST's largest file, so a header cannot make the reader allocate more
+MAX_ITEMS = max(count for _, count in FILES.values())
+_CHUNK = 1 << 20  # bytes read at a time: what a read holds beside the array being filled
+
+
+def _fill(fh: Any, out: np.ndarray) -> int:
+    """Read into ``out`` (flat uint8) until it is full or the file ends, a chunk at a time
+    (GzipFile.read may return fewer bytes than asked); how many bytes were read."""
+    view, got = memoryview(out), 0
+    while got < len(view):
+        n = fh.readinto(view[got : got + _CHUNK])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _refuse(fh: Any, gz: bool, message: str) -> DataError:
+    """A header that is not the one expected. A gzipped file is read on first (discarding
+    it a chunk at a time, at most as far as Fashion-MNIST's largest file goes), so that a
+    broken gzip stream is still reported as one, as when the whole file was read first."""
+    if gz:
+        left = 16 + MAX_ITEMS * 28 * 28
+        while left > 0 and (chunk := fh.read(min(_CHUNK, left))):
+            left -= len(chunk)
+    return DataError(message + HOW_TO_GET)
+
+
 def read_idx(path: Path, magic: int, count: int | None = None) -> np.ndarray:
     """Read one IDX file (gzipped or not), checking magic number, shape and size (``count``
-    items, or as many as the file declares)."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    items, or as many as the file declares, at most :data:`MAX_ITEMS`).
+
+    The header is read and checked first, then exactly the bytes it declares, straight into
+    the array returned; a file holding more than its header declares (a gzip bomb) is
+    refused after reading one byte more, so memory stays that of the array whatever the
+    file inflates to."""
+    gz = path.suffix == ".gz"
+    opener = gzip.open if gz else open
     try:
         with opener(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError) as exc:
+            return _read_idx(fh, path, gz, magic, count)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(
             f"Fashion-MNIST: cannot read {path} ({exc}); the file is truncated or not gzip. "
             "Delete it and fetch it again. " + HOW_TO_GET
         ) from None
+
+
+def _read_idx(fh: Any, path: Path, gz: bool, magic: int, count: int | None) -> np.ndarray:
     ndim = 3 if magic == 2051 else 1
     header = 4 + 4 * ndim
+    raw = fh.read(header)
+    while len(raw) < header and (more := fh.read(header - len(raw))):
+        raw += more
     if len(raw) < header:
-        raise DataError(f"Fashion-MNIST: {path} is too short to be an IDX file. " + HOW_TO_GET)
+        raise _refuse(fh, gz, f"Fashion-MNIST: {path} is too short to be an IDX file. ")
     found = int.from_bytes(raw[:4], "big")
     if found != magic:
-        raise DataError(
+        raise _refuse(
+            fh,
+            gz,
             f"Fashion-MNIST: {path} has magic number {found}, expected {magic} "
-            f"({'images' if magic == 2051 else 'labels'}); it is the wrong file. " + HOW_TO_GET
+            f"({'images' if magic == 2051 else 'labels'}); it is the wrong file. ",
         )
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if count is None and dims[0] > MAX_ITEMS:
+        raise _refuse(
+            fh,
+            gz,
+            f"Fashion-MNIST: {path} declares {dims[0]:,} items, more than the {MAX_ITEMS:,} "
+            "of Fashion-MNIST's largest file; it is not a Fashion-MNIST file. ",
+        )
     count = dims[0] if count is None else count
     expected = (count, 28, 28) if ndim == 3 else (count,)
     if dims != expected:
-        raise DataError(
-            f"Fashion-MNIST: {path} declares shape {dims}, expected {expected}. " + HOW_TO_GET
+        raise _refuse(
+            fh, gz, f"Fashion-MNIST: {path} declares shape {dims}, expected {expected}. "
         )
-    body = np.frombuffer(raw, dtype=np.uint8, offset=header)
-    if body.size != int(np.prod(expected)):
+    size = int(np.prod(expected))
+    array = np.empty(size, dtype=np.uint8)  # writable, so torch can share it
+    got = _fill(fh, array)
+    if got != size:
         raise DataError(
-            f"Fashion-MNIST: {path} holds {body.size} bytes of data, expected "
-            f"{int(np.prod(expected))}; the file is truncated. " + HOW_TO_GET
+            f"Fashion-MNIST: {path} holds {got} bytes of data, expected "
+            f"{size}; the file is truncated. " + HOW_TO_GET
         )
-    array = body.reshape(expected).copy()  # writable, so torch can share it
-    if ndim == 1 and array.max() > 9:
+    if fh.read(1):
+        what = "inflates past" if gz else "holds more than"
+        raise DataError(
+            f"Fashion-MNIST: {path} {what} what its header declares: the header declares "
+            f"shape {dims}, {size:,} bytes of data after its {header}-byte header, but the "
+            f"file {'inflates to' if gz else 'holds'} more; it is not a Fashion-MNIST file "
+            "(a decompression bomb, or another file written over it). Delete it and fetch it "
+            "again. " + HOW_TO_GET
+        )
+    array = array.reshape(expected)
+    if ndim == 1 and array.size and array.max() > 9:
         raise DataError(f"Fashion-MNIST: {path} has labels above 9. " + HOW_TO_GET)
     return array
 
