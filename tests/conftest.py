@@ -10,7 +10,10 @@ the guard below enforces (``make test-unit`` runs just those, in seconds).
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import gzip
+import io
 import os
 import shutil
 import socket
@@ -24,6 +27,7 @@ from typing import Any
 
 import matplotlib.font_manager  # noqa: F401 (its font cache is built once, here, not in a test)
 import numpy as np
+import psutil
 import pytest
 import torch  # noqa: F401 (its CUDA bindings look for libraries with ldconfig: once, here)
 
@@ -82,23 +86,154 @@ def require(available: bool, what: str) -> None:
     pytest.skip(f"needs {what}")
 
 
+# ----------------------------------------------------------------------------- waiting
+# A test waits for a state, never for a number of seconds: a process it watches may take as
+# long as it needs while it is alive and getting somewhere, which a machine several times
+# slower, or busy with other work, still is. Getting somewhere: its output grew, or it (with
+# the processes it started) used at least BUSY of a core over the last STALL seconds. One
+# that did neither is stuck (a deadlock, a wait for what never comes), and fails the test.
+# Where the test measured a step of the work (a start to a first epoch, a first sweep) a
+# wait also gets a bound of SLACK times what is left in such steps (``within``), against a
+# process busy going nowhere.
+STALL = 300.0
+BUSY = 0.02  # of one core: a process waiting on a lock or a socket uses less
+SLACK = 10  # the machine may get this much busier within a test
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used by process ``pid`` and every process under it (theirs included once
+    reaped), or 0.0 once it is gone."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+class Watch:
+    """Whether a process is getting anywhere (see above); ``logs`` are where it writes."""
+
+    def __init__(self, proc: subprocess.Popen, logs: list[Path], within: float | None = None):
+        self.proc, self.logs, self.within = proc, logs, within
+        self.started = time.monotonic()
+        self.samples = collections.deque([(self.started, *self._sample())])
+
+    def _sample(self) -> tuple[float, int]:
+        written = sum(p.stat().st_size for p in self.logs if p.exists())
+        return _cpu_seconds(self.proc.pid), written
+
+    def stuck(self) -> str | None:
+        """Why to give up on the process now, or None."""
+        now = time.monotonic()
+        if now - self.samples[-1][0] >= 1.0:
+            self.samples.append((now, *self._sample()))
+            while len(self.samples) > 2 and now - self.samples[1][0] >= STALL:
+                self.samples.popleft()  # the first sample: the newest one STALL s old
+        (then, cpu_then, written_then), (_, cpu, written) = self.samples[0], self.samples[-1]
+        if now - then >= STALL and written == written_then and cpu - cpu_then < BUSY * STALL:
+            return f"stuck: no output and {cpu - cpu_then:.1f} s of CPU time in {now - then:.0f} s"
+        if self.within is not None and now - self.started > self.within:
+            return (
+                f"not done in {self.within:.0f} s, {SLACK} times the work left as measured "
+                "in this test, though still busy"
+            )
+        return None
+
+    def give_up(self, what: str, why: str) -> None:
+        kill_tree(self.proc)
+        tail = self.logs[-1].read_text(errors="replace")[-3000:] if self.logs else ""
+        pytest.fail(f"never saw {what} ({why}):\n{tail}")
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` (started by the test) and every process under it."""
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    proc: subprocess.Popen,
+    log: Path,
+    what: str,
+    within: float | None = None,
+) -> None:
+    """Poll for a state (a log line, a store row) while ``proc`` is alive and getting
+    somewhere (:class:`Watch`)."""
+    watch = Watch(proc, [log], within)
+    while not ready():
+        if proc.poll() is not None:
+            watch.give_up(what, f"the process exited with {proc.returncode}")
+        if why := watch.stuck():
+            watch.give_up(what, why)
+        time.sleep(0.1)
+
+
+def wait_for_line(
+    log: Path, text: str, proc: subprocess.Popen, within: float | None = None
+) -> None:
+    wait_until(lambda: text in log.read_text(), proc, log, repr(text), within)
+
+
+def wait_for_exit(
+    proc: subprocess.Popen, log: Path | None = None, within: float | None = None
+) -> int:
+    """``proc``'s exit status, waited for while it gets somewhere (:class:`Watch`); one
+    that stops getting anywhere is killed and fails the test."""
+    return _wait_for_exit(proc, [log] if log else [], within, "the process exit")
+
+
+def _wait_for_exit(
+    proc: subprocess.Popen, logs: list[Path], within: float | None, what: str
+) -> int:
+    watch = Watch(proc, logs, within)
+    while proc.poll() is None:
+        if why := watch.stuck():
+            watch.give_up(what, why)
+        time.sleep(0.1)
+    return proc.returncode
+
+
+def run_watched(
+    argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, within: float | None = None
+) -> subprocess.CompletedProcess:
+    """``subprocess.run(argv, capture_output=True, text=True)``, waited for while the
+    process gets somewhere (:class:`Watch`); its output goes through files outside ``cwd``."""
+    with tempfile.TemporaryDirectory(prefix="run-") as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        with out.open("wb") as out_fh, err.open("wb") as err_fh:
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out_fh, stderr=err_fh)
+        what = f"the exit of {' '.join(map(str, argv))[:200]}"
+        code = _wait_for_exit(proc, [out, err], within, what)
+        # (decoded as text=True does: the locale's encoding, universal newlines)
+        stdout, stderr = (io.TextIOWrapper(io.BytesIO(p.read_bytes())).read() for p in (out, err))
+    return subprocess.CompletedProcess(argv, code, stdout, stderr)
+
+
 # ----------------------------------------------------------------------------- processes
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``python -m sweep ARGS`` in a new process; ``args`` may start with a script path
-    (``analyze_results.py``) instead, which is then run in place of the module."""
+def run_cli(*args: str, cwd: Path, within: float | None = None) -> subprocess.CompletedProcess:
+    """``python -m sweep ARGS`` in a new process, waited for while it gets somewhere
+    (:func:`run_watched`); ``args`` may start with a script path (``analyze_results.py``)
+    instead, which is then run in place of the module."""
     head = [str(args[0])] if str(args[0]).endswith(".py") else ["-m", "sweep"]
     rest = args[1:] if str(args[0]).endswith(".py") else args
-    return subprocess.run(
-        [sys.executable, *head, *map(str, rest)],
-        cwd=cwd,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    return run_watched(
+        [sys.executable, *head, *map(str, rest)], cwd=cwd, env=_env(), within=within
     )
 
 
@@ -114,21 +249,6 @@ def start_cli(*args: str, cwd: Path) -> tuple[subprocess.Popen, Path]:
             stderr=err,
         )
     return proc, log
-
-
-def wait_until(
-    ready: Callable[[], bool], proc: subprocess.Popen, log: Path, what: str, timeout: float = 300
-) -> None:
-    """Poll for a state (a log line, a store row) while ``proc`` is alive."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"never saw {what}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
-
-
-def wait_for_line(log: Path, text: str, proc: subprocess.Popen, timeout: float = 300) -> None:
-    wait_until(lambda: text in log.read_text(), proc, log, repr(text), timeout)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -298,14 +418,18 @@ def start_postgres(folder: Path, port: int) -> tuple[Postgres, Callable[[], None
     run(str(bin_dir / "initdb"), "-D", str(data), "-U", "sweep", "--auth=scram-sha-256",
         f"--pwfile={pwfile}", "-E", "UTF8")  # fmt: skip
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    # pg_ctl -w waits for the server's state (up, or gone), giving up at once if the server
+    # exits; its own 60 s limit would fail a start (crash recovery after -m immediate) that
+    # is slow only because the machine is: -t lifts it, waiting while the server lives
+    wait = ("-w", "-t", "3600")
 
     def start() -> None:
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
-            "-w", "start")  # fmt: skip
+            *wait, "start")  # fmt: skip
 
     def stop() -> None:
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "-w", "stop"], capture_output=True)  # fmt: skip
+                        *wait, "stop"], capture_output=True)  # fmt: skip
 
     start()
     return Postgres(port, start, stop), stop
@@ -325,8 +449,6 @@ def postgres(tmp_path_factory) -> Iterator[Postgres]:
 def loaded_in_chromium(chromium: str, page: str, tmp_path: Path) -> str:
     """The DOM of the HTML ``page`` after headless Chromium loaded it, its title set to
     ``IMAGES ok/total``: how many of its images the browser could decode."""
-    import subprocess
-
     probe = tmp_path / "probe.html"
     probe.write_text(
         page.replace(
@@ -339,7 +461,7 @@ def loaded_in_chromium(chromium: str, page: str, tmp_path: Path) -> str:
       });</script></body>""",
         )
     )
-    done = subprocess.run(
+    done = run_watched(  # while Chromium gets somewhere (a slow machine's page takes longer)
         [
             chromium,
             "--headless",
@@ -355,8 +477,6 @@ def loaded_in_chromium(chromium: str, page: str, tmp_path: Path) -> str:
             "--dump-dom",
             probe.as_uri(),
         ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=tmp_path,
     )
     return done.stdout

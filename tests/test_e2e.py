@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import EXPERIMENTS, free_port, run_cli
+from conftest import EXPERIMENTS, Watch, free_port, kill_tree, run_cli, run_watched, wait_for_exit
 from sweep import metrics as M
 
 pytestmark = pytest.mark.slow
@@ -59,19 +59,24 @@ def mlflow_ui(exp12_store: Path, ui_port: int):
     )
     base = f"http://127.0.0.1:{ui_port}"
     try:
-        deadline = time.time() + 120
+        watch = Watch(proc, [])  # it starts for as long as it gets somewhere (conftest)
         while True:
             try:
+                # (a timeout per request only: an answer not yet there is asked for again)
                 with urllib.request.urlopen(f"{base}/health", timeout=2):
                     break
             except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    pytest.fail(f"mlflow ui did not start: {proc.stderr.read().decode()[-2000:]}")
+                why = "it exited" if proc.poll() is not None else watch.stuck()
+                if why:
+                    kill_tree(proc)
+                    pytest.fail(
+                        f"mlflow ui did not start ({why}): {proc.stderr.read().decode()[-2000:]}"
+                    )
                 time.sleep(0.5)
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        wait_for_exit(proc)  # its workers stop for as long as they get somewhere
 
 
 def test_the_console_holds_the_sweep_s_own_lines_only(exp12_run) -> None:
@@ -205,7 +210,7 @@ def test_mlflow_ui_shows_the_model_the_description_git_and_the_search(mlflow_ui:
 
 def browser(chromium: str, url: str, profile: Path, *extra: str) -> str:
     """What a fresh headless Chromium shows at ``url`` once the page has settled: the DOM."""
-    done = subprocess.run(
+    done = run_watched(  # while Chromium gets somewhere (a slow machine's page takes longer)
         [
             chromium,
             *("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"),
@@ -215,9 +220,7 @@ def browser(chromium: str, url: str, profile: Path, *extra: str) -> str:
             *(extra or ("--dump-dom",)),
             url,
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        cwd=profile.parent,
     )
     return done.stdout
 

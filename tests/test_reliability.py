@@ -4,19 +4,34 @@ experiment, concurrent writers, and bad input (real processes, real signals)."""
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, run_cli, start_cli, wait_for_line, wait_until, write_mlp_sweep
+from conftest import (
+    REPO,
+    SLACK,
+    run_cli,
+    run_watched,
+    start_cli,
+    wait_for_exit,
+    wait_for_line,
+    wait_until,
+    write_mlp_sweep,
+)
 from sweep import metrics as M
 from sweep.__main__ import main
 
 
 # Trial 2 is long enough (3 epochs of 8,100 images, seconds each) to be caught running on
 # any machine: the tests wait for its first epoch in the store, then interrupt it (2 epochs
-# to spare), or trial 1 the same way.
+# to spare), or trial 1 the same way. The waits follow the work (conftest's Watch): the
+# first one lasts while the sweep gets somewhere; it measures how long this machine, as
+# loaded now, took to get there (``reached``), and later waits are bounded by SLACK times
+# that, as often as the work left holds that much work.
 def write_sweep(folder: Path, name: str, epochs: int = 3, subset: int = 9000) -> Path:
     return write_mlp_sweep(
         folder, name, epochs=epochs, subset=subset, hidden=[256, 256], batch_size=32
@@ -27,8 +42,10 @@ def start(path: Path, folder: Path, data: Path) -> tuple:
     return start_cli(path, "--data-dir", data, cwd=folder)
 
 
-def wait_for_trial(folder: Path, name: str, number: int, proc, log: Path) -> None:
-    """Until trial ``number`` is running and has logged an epoch (a row in the store)."""
+def wait_for_trial(folder: Path, name: str, number: int, proc, log: Path) -> float:
+    """Until trial ``number`` is running and has logged an epoch (a row in the store); the
+    seconds from ``proc``'s start to then."""
+    started = psutil.Process(proc.pid).create_time()
     wait_for_line(log, f"sweep {name} | experiment", proc)  # a store now
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     exp = client.get_experiment_by_name(name)
@@ -41,6 +58,7 @@ def wait_for_trial(folder: Path, name: str, number: int, proc, log: Path) -> Non
         return any(M.VAL_ACCURACY in r.data.metrics for r in runs)
 
     wait_until(running, proc, log, f"trial {number}'s first epoch in the store")
+    return time.time() - started
 
 
 def children(folder: Path, name: str):
@@ -75,9 +93,10 @@ def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path
     proc, log = start(path, tmp_path, synthetic_dir)
     # Ctrl-C in trial 2 (trial 1 kept); SIGTERM, which stops the same way, in trial 1
     in_trial = 2 if sig == signal.SIGINT else 1
-    wait_for_trial(tmp_path, name, in_trial, proc, log)
+    # a start and 1 epoch (trial 1) or 4 (trial 2): as much as any wait below has left
+    reached = wait_for_trial(tmp_path, name, in_trial, proc, log)
     proc.send_signal(sig)
-    assert proc.wait(timeout=300) == 130, log.read_text()[-3000:]
+    assert wait_for_exit(proc, log, within=SLACK * reached) == 130, log.read_text()[-3000:]
     text = log.read_text()
     assert "Run the same command again to resume" in text and "Traceback" not in text
     parents, kids = children(tmp_path, name)
@@ -88,8 +107,8 @@ def test_graceful_stop_exits_130_and_resumes(tmp_path: Path, synthetic_dir: Path
         return  # resuming is the same as after Ctrl-C (and after kill -9, above)
 
     # (a changed experiment is refused instead: test_fresh_starts_a_new_sweep)
-    proc, log = start(path, tmp_path, synthetic_dir)
-    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    proc, log = start(path, tmp_path, synthetic_dir)  # a start, 2 epochs left, the wrap-up
+    assert wait_for_exit(proc, log, within=SLACK * reached) == 0, log.read_text()[-3000:]
     check_resumed(tmp_path, name, parents[0].info.run_id)
 
 
@@ -98,10 +117,10 @@ def test_a_running_sweep_is_never_run_twice_at_once(tmp_path: Path, synthetic_di
     path = write_sweep(tmp_path, "busy")  # stopped in trial 1: 2 epochs to spare
     one = ("--data-dir", synthetic_dir, "--max-evals", "1")
     first, log = start_cli(path, *one, cwd=tmp_path)
-    wait_for_trial(tmp_path, "busy", 1, first, log)
+    step = wait_for_trial(tmp_path, "busy", 1, first, log)  # a start and an epoch
     first.send_signal(signal.SIGSTOP)  # frozen but alive: it still owns the sweep
     try:
-        again = run_cli(path, *one, "--no-progress", cwd=tmp_path)
+        again = run_cli(path, *one, "--no-progress", cwd=tmp_path, within=SLACK * step)
         assert again.returncode == 2, again.stderr[-3000:]
         assert f"is running now, in process {first.pid} on " in again.stderr
         assert "--fresh" in again.stderr and "Traceback" not in again.stderr
@@ -115,8 +134,11 @@ def test_a_running_sweep_is_never_run_twice_at_once(tmp_path: Path, synthetic_di
         )
     finally:
         first.send_signal(signal.SIGCONT)
-    assert first.wait(timeout=600) == 0, log.read_text()[-3000:]
-    assert beside.wait(timeout=600) == 0, beside_log.read_text()[-3000:]
+    # 2 epochs left and the wrap-up, beside a start and 1 epoch of 1,000 images: 4 steps
+    code = wait_for_exit(first, log, within=SLACK * 4 * step)
+    assert code == 0, log.read_text()[-3000:]
+    code = wait_for_exit(beside, beside_log, within=SLACK * 4 * step)
+    assert code == 0, beside_log.read_text()[-3000:]
     parents, kids = children(tmp_path, "busy")
     assert len(parents) == 2 and {p.info.status for p in parents} == {"FINISHED"}
     first_parent = min(parents, key=lambda p: p.info.start_time)
@@ -161,8 +183,15 @@ def test_two_sweeps_at_once_on_one_store(tmp_path: Path, synthetic_dir: Path) ->
     for name in ("left", "right"):
         path = write_sweep(tmp_path, name, epochs=1, subset=2000)
         procs.append(start(path, tmp_path, synthetic_dir))
-    for proc, log in procs:
-        assert proc.wait(timeout=400) == 0, log.read_text()[-3000:]
+    started = time.monotonic()
+    # the first measures the work, waited for while it gets somewhere; the other, started
+    # at the same time with as much to do, gets SLACK times as long
+    (left, left_log), (right, right_log) = procs
+    assert wait_for_exit(left, left_log) == 0, left_log.read_text()[-3000:]
+    took = time.monotonic() - started
+    code = wait_for_exit(right, right_log, within=SLACK * took)
+    assert code == 0, right_log.read_text()[-3000:]
+    for _, log in procs:
         assert "locked" not in log.read_text()
     assert not list(tmp_path.glob("*.lock"))  # the store's lock file is gone after a clean exit
     for name in ("left", "right"):
@@ -299,14 +328,16 @@ def test_kill_9_in_a_trials_third_epoch_then_resume(tmp_path: Path, synthetic_di
         except (OSError, RuntimeError, EOFError):  # (being replaced)
             return 0
 
+    started = psutil.Process(proc.pid).create_time()
     wait_until(lambda: epoch_saved() == 2, proc, log, "trial 2's checkpoint of epoch 2")
+    reached = time.time() - started  # a start and 6 epochs: the resumed run has less to do
     proc.kill()  # in epoch 3 (an epoch takes about a second; its checkpoint comes at its end)
     proc.wait()
     assert epoch_saved() == 2
     parents, kids = children(tmp_path, "went_on")
     assert any(k.info.status == "RUNNING" for k in kids)  # what a crash leaves behind
     proc, log = start(path, tmp_path, synthetic_dir)
-    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    assert wait_for_exit(proc, log, within=SLACK * reached) == 0, log.read_text()[-3000:]
     assert "resuming sweep" in log.read_text() and "goes on in run" in log.read_text()
     check_resumed(tmp_path, "went_on", parents[0].info.run_id)
     _, kids = children(tmp_path, "went_on")
@@ -315,7 +346,9 @@ def test_kill_9_in_a_trials_third_epoch_then_resume(tmp_path: Path, synthetic_di
         "2": "2",
     }
 
-    again = run_cli(path, "--data-dir", synthetic_dir, "--fresh", "--no-progress", cwd=tmp_path)
+    # a start and 8 epochs, and the wrap-up: under twice as much as reached
+    fresh = ("--data-dir", synthetic_dir, "--fresh", "--no-progress")
+    again = run_cli(path, *fresh, cwd=tmp_path, within=SLACK * 2 * reached)
     assert again.returncode == 0, again.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     _, kids = children(tmp_path, "went_on")
@@ -432,7 +465,6 @@ def test_a_full_disk_stops_the_sweep_at_once_and_it_resumes_with_nothing_lost(
     with room again, the same command finishes every trial, each in one run."""
     import subprocess
     import sys
-    import time
 
     from conftest import _env
 
@@ -444,10 +476,10 @@ def test_a_full_disk_stops_the_sweep_at_once_and_it_resumes_with_nothing_lost(
         proc = subprocess.Popen(
             [*argv, "--no-progress"], cwd=small_disk, env=_env(), stderr=err, stdout=err
         )
-    wait_for_trial(small_disk, name, 1, proc, log)
+    step = wait_for_trial(small_disk, name, 1, proc, log)  # a start and an epoch
     filler = _fill(small_disk)
     filled = time.monotonic()
-    code = proc.wait(timeout=600)
+    code = wait_for_exit(proc, log, within=SLACK * step)  # at most the epoch under way
     stopped_in = time.monotonic() - filled
     text = log.read_text()
     assert code == 3, text[-3000:]
@@ -459,8 +491,9 @@ def test_a_full_disk_stops_the_sweep_at_once_and_it_resumes_with_nothing_lost(
     print(f"stopped {stopped_in:.1f} s after the disk filled: {errors[0]}")  # (-s shows it)
 
     filler.unlink()
-    again = subprocess.run(
-        [*argv, "--no-progress"], cwd=small_disk, env=_env(), capture_output=True, text=True
+    # a start, 2 epochs left of trial 1, trial 2's 3, the wrap-up: 7 steps
+    again = run_watched(
+        [*argv, "--no-progress"], cwd=small_disk, env=_env(), within=SLACK * 7 * step
     )
     assert again.returncode == 0, again.stderr[-3000:]
     parents, kids = children(small_disk, name)

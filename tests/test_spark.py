@@ -25,7 +25,7 @@ SWEEP = tiny_sweep(
 def test_spark_connect_is_refused_clearly(tmp_path: Path, real_data_dir) -> None:
     path = tmp_path / "spark.yaml"
     path.write_text(SWEEP)
-    done = run_cli(path, "--spark-master", "sc://localhost:15002", cwd=tmp_path, timeout=120)
+    done = run_cli(path, "--spark-master", "sc://localhost:15002", cwd=tmp_path)
     assert done.returncode == 1
     assert "Spark Connect" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "mlflow.db").exists()

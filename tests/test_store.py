@@ -19,10 +19,13 @@ from mlflow.tracking import MlflowClient
 
 from conftest import (
     REPO,
+    SLACK,
     free_port,
     require,
+    run_watched,
     start_cli,
     start_postgres,
+    wait_for_exit,
     wait_until,
     write_mlp_sweep,
 )
@@ -235,14 +238,11 @@ def test_a_missing_driver_names_the_extra(monkeypatch) -> None:
 
 @pytest.mark.slow
 def test_the_report_never_creates_a_store(tmp_path: Path) -> None:
-    done = subprocess.run(
+    done = run_watched(
         [sys.executable, str(REPO / "analyze_results.py"), "--tracking-uri", "sqlite:///no.db"],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
-    assert done.returncode == 1 and "there is no store at sqlite:///no.db" in done.stderr
+    assert done.returncode == 2 and "there is no store at sqlite:///no.db" in done.stderr
     assert "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []  # no database, no lock, no report folder
     (tmp_path / "empty.db").touch()  # a file that is no store yet: not made one either
@@ -274,6 +274,7 @@ def test_a_store_that_goes_away_stops_the_sweep_resumably(
     path = tiny(tmp_path, "away", epochs=6, subset=9000)  # (5 epochs to spare)
     args = [path, "--tracking-uri", uri, "--data-dir", synthetic_dir, "--store-timeout", "4"]
     proc, log = start_cli(*args, cwd=tmp_path)
+    started = time.monotonic()
     client = MlflowClient(uri)
 
     def trial_1_running() -> bool:
@@ -285,8 +286,13 @@ def test_a_store_that_goes_away_stops_the_sweep_resumably(
         wait_until(trial_1_running, proc, log, "trial 1's first epoch in the store")
     finally:
         postgres.stop()
+    # a step of the work, as this machine runs it now: a start (imports, data, store) and a
+    # first epoch. No later step takes longer; each wait below gets SLACK times its steps.
+    step = time.monotonic() - started
     try:
-        assert proc.wait(timeout=120) == 130, log.read_text()[-3000:]
+        # the epoch under way (a step), then --store-timeout (4 s) of retries
+        code = wait_for_exit(proc, log, within=SLACK * step + 4)
+        assert code == 130, log.read_text()[-3000:]
     finally:
         postgres.start()
     text = log.read_text()
@@ -295,7 +301,8 @@ def test_a_store_that_goes_away_stops_the_sweep_resumably(
     assert "sweep:sweep@" not in text and "sweep:***@" in text  # the password, hidden
 
     proc, log = start_cli(*args, cwd=tmp_path)  # the store is back: the same command resumes
-    assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
+    # a start, the epochs left of trial 1 and trial 2's 6 (11 at most), the sweep's wrap-up
+    assert wait_for_exit(proc, log, within=SLACK * 13 * step) == 0, log.read_text()[-3000:]
     assert "resuming sweep" in log.read_text()
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("away").experiment_id])
@@ -339,7 +346,7 @@ def test_the_readme_shared_store_section_word_for_word(tmp_path: Path, real_data
                 start_new_session=True,  # the server it starts in the background goes with it
             )
         try:
-            proc.wait(timeout=900)
+            wait_for_exit(proc, log)  # (no step measured: while the commands get somewhere)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
