@@ -1,5 +1,12 @@
 """``python -m sweep export-best EXPERIMENT.yaml|PARENT_RUN_ID --out best.yaml``: the
-configuration a sweep selected, as a runnable experiment file with no search."""
+configuration a sweep selected, as a runnable experiment file with no search.
+
+It reads the store and never writes to it. Exit statuses: 2 bad input (a flag, the
+store's URI, a store that is missing or no MLflow store, a SWEEP that names no finished
+sweep in it or an experiment file that does not load, an --out that cannot be written), 1
+the store answered with an error or the selected run's files are missing or broken, 3 the
+file's write refused for want of room or permission.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,35 @@ from pathlib import Path
 from typing import Any
 
 from . import metrics as M
-from .faults import first_line
+from .cli import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_ROOM,
+    error,
+    nonblank,
+)
+from .faults import first_line, storage_problem
 from .selection import base_seed
-from .store import DEFAULT_TRACKING_URI, existing, shown
+from .store import (
+    DEFAULT_TRACKING_URI,
+    answered_with_error,
+    existing,
+    is_the_store,
+    shown,
+    unwritable,
+)
+
+# what MLflow answers for a run that is not in the store
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 class ExportError(Exception):
-    """No sweep, or no selected configuration, to export: one paragraph."""
+    """No sweep, or no selected configuration, to export: one paragraph (bad input)."""
+
+
+class BrokenRun(ExportError):
+    """The selected run's files in the store are missing or unreadable (status 1)."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -26,10 +55,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Write the configuration a sweep selected as an experiment file.",
     )
     p.add_argument(
-        "sweep", help="the experiment file (its latest finished sweep) or a parent run id"
+        "sweep",
+        type=nonblank,
+        help="the experiment file (its latest finished sweep) or a parent run id",
     )
-    p.add_argument("--out", required=True, help="the experiment file to write")
-    p.add_argument("--tracking-uri", help=f"the store (default {DEFAULT_TRACKING_URI})")
+    p.add_argument("--out", type=nonblank, required=True, help="the experiment file to write")
+    p.add_argument(
+        "--tracking-uri", type=nonblank, help=f"the store (default {DEFAULT_TRACKING_URI})"
+    )
     return p.parse_args(argv)
 
 
@@ -41,8 +74,10 @@ def parent_run(client: Any, sweep: str) -> Any:
 
     name = load_experiment(sweep).name
     experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        raise ExportError(f"{sweep}: no experiment {name!r} in the store; run its sweep first.")
     runs = client.search_runs(
-        [experiment.experiment_id] if experiment else [],
+        [experiment.experiment_id],
         f"tags.`{M.TAG_BEST_TRIAL}` != '' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
@@ -59,11 +94,27 @@ def best_config(client: Any, parent: Any) -> dict[str, Any]:
     best = parent.data.tags.get(M.TAG_BEST_TRIAL)
     if not best:
         raise ExportError(f"sweep {parent.info.run_id} selected no configuration.")
-    with tempfile.TemporaryDirectory() as folder:
-        path = client.download_artifacts(best, "trained/config.yaml", folder)
-        tree = yaml.safe_load(Path(path).read_text())
-    if not isinstance(tree, dict) or not {"name", "train", "sweep"} <= tree.keys():
-        raise ExportError(f"run {best}: trained/config.yaml is not an experiment's config.")
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with tempfile.TemporaryDirectory() as folder:  # a copy: the store is only read
+            path = client.download_artifacts(best, "trained/config.yaml", folder)
+            tree = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, MlflowException, UnicodeDecodeError, yaml.YAMLError) as exc:
+        if isinstance(exc, MlflowException) and exc.error_code not in NOT_FOUND:
+            raise  # the store answered with an error
+        raise BrokenRun(
+            f"run {best}, the trial sweep {parent.info.run_id} selected: its artifact "
+            f"trained/config.yaml cannot be read ({first_line(exc)}). Its files are missing "
+            "or damaged; run the sweep again."
+        ) from None
+    if not (
+        isinstance(tree, dict)
+        and {"name", "train", "sweep"} <= tree.keys()
+        and all(isinstance(tree[k], dict) for k in ("train", "sweep"))
+        and isinstance(tree["train"].get("seed"), int)
+    ):
+        raise BrokenRun(f"run {best}: trained/config.yaml is not an experiment's config.")
     tree["name"] = f"{tree['name']}_best"
     tree["hypothesis"] = (
         f"The configuration sweep {parent.info.run_id} selected (trial run {best}) reaches its "
@@ -78,40 +129,89 @@ def best_config(client: Any, parent: Any) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    try:
+        return _export(args)
+    except KeyboardInterrupt:
+        error("interrupted (Ctrl-C); the store was not changed.")
+        return EXIT_INTERRUPTED
+
+
+def _export(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    why = unwritable(out, folder=False)  # before the store is read or anything written
+    if why:
+        error(f"cannot write --out {args.out}: {why}. Name a file the experiment may go to.")
+        return EXIT_BAD_INPUT
     uri = existing(args.tracking_uri)
     if uri is None:
-        return 2
+        return EXIT_BAD_INPUT
+    if is_the_store(out, uri):
+        error(f"--out {args.out} is the store {shown(uri)} itself. Name another file.")
+        return EXIT_BAD_INPUT
     from .console import quiet_libraries
 
     quiet_libraries()
     import yaml
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
+    from sqlalchemy.exc import SQLAlchemyError
 
     from .config import ConfigError, load_experiment
 
-    out = Path(args.out)
     try:
         client = MlflowClient(uri)
         parent = parent_run(client, args.sweep)
-        tree = best_config(client, parent)
-        write_checked(out, yaml.safe_dump(tree, sort_keys=False), load_experiment)
-    except (ExportError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except MlflowException as exc:
-        first = first_line(exc)
-        print(f"error: {args.sweep}: not found in {shown(uri)} ({first}).", file=sys.stderr)
-        return 2
+        text = yaml.safe_dump(best_config(client, parent), sort_keys=False)
+    except (ExportError, ConfigError, MlflowException, SQLAlchemyError) as exc:
+        return _refused(exc, args.sweep, uri)
+    try:
+        write_checked(out, text, load_experiment)
+    except ConfigError as exc:  # the selected configuration no longer loads
+        error(
+            f"the configuration sweep {parent.info.run_id} selected does not load as an "
+            f"experiment file ({exc}); {out} was not written."
+        )
+        return EXIT_FAILED
     except OSError as exc:
-        print(f"error: cannot write {out}: {exc.strerror or exc}.", file=sys.stderr)
-        return 2
+        problem = storage_problem(exc)
+        if problem:
+            error(f"{problem}. Make room (or allow the write), then run the command again.")
+            return EXIT_NO_ROOM
+        error(f"cannot write {out}: {exc.strerror or exc}.")
+        return EXIT_BAD_INPUT
     print(
         f"wrote {out}, the configuration sweep {parent.info.run_id} selected: run it with "
         f"python -m sweep {out}",
         file=sys.stderr,
     )
     return 0
+
+
+def _refused(exc: Exception, sweep: str, uri: str) -> int:
+    """Say why no configuration can be exported, in one line; the exit status."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .store import older_mlflow
+
+    if isinstance(exc, BrokenRun):
+        error(str(exc))
+        return EXIT_FAILED
+    if not isinstance(exc, MlflowException | SQLAlchemyError):  # ExportError, ConfigError
+        error(str(exc))
+        return EXIT_BAD_INPUT
+    older = older_mlflow(uri, exc)
+    if older is not None:
+        error(str(older))
+        return EXIT_BAD_INPUT
+    if getattr(exc, "error_code", None) in NOT_FOUND:
+        error(
+            f"{sweep}: no such sweep in {shown(uri)} ({first_line(exc)}). Name the "
+            "experiment file, or the id of a sweep's parent run."
+        )
+        return EXIT_BAD_INPUT
+    error(answered_with_error(uri, exc))
+    return EXIT_FAILED
 
 
 def write_checked(out: Path, text: str, load: Any) -> None:

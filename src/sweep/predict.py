@@ -4,6 +4,13 @@ MODEL is ``models:/NAME@best`` (the sweep's selected configuration), ``models:/N
 or the id of the run that logged it. The predictions file has one label per line, in the
 order of the images (the test set's unless ``--images``); where the labels are known, the
 accuracy and the per-class report are printed and the confusion matrix is saved next to it.
+
+It reads the store and never writes to it (the model is copied into a temporary folder).
+Exit statuses: 2 bad input (a flag, the store's URI, a store that is missing or no MLflow
+store, a MODEL that names nothing in it, an --out that cannot be written, an --images or
+--labels file that is missing or no IDX file of 28x28 images), 1 the store answered with an
+error or the test set's files are missing or broken, 3 the predictions' write refused for
+want of room or permission.
 """
 
 from __future__ import annotations
@@ -14,10 +21,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .faults import first_line
-from .store import DEFAULT_TRACKING_URI, existing, shown
+from .cli import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_ROOM,
+    error,
+    nonblank,
+)
+from .faults import first_line, storage_problem
+from .store import (
+    DEFAULT_TRACKING_URI,
+    answered_with_error,
+    existing,
+    is_the_store,
+    shown,
+    unwritable,
+)
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
+# what MLflow answers for a model or run that is not in the store, or a malformed URI
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 class PredictError(Exception):
@@ -29,12 +53,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="python -m sweep predict",
         description="Score images with a model a sweep logged; write one label per line.",
     )
-    p.add_argument("model", help="models:/NAME@best, models:/NAME/VERSION, or a run id")
-    p.add_argument("--out", required=True, help="the predictions file to write")
-    p.add_argument("--images", help="an IDX images file (default: the 10,000 test images)")
-    p.add_argument("--labels", help="its IDX labels file, for the accuracy and the report")
-    p.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
-    p.add_argument("--tracking-uri", help=f"the store (default {DEFAULT_TRACKING_URI})")
+    p.add_argument(
+        "model", type=nonblank, help="models:/NAME@best, models:/NAME/VERSION, or a run id"
+    )
+    p.add_argument("--out", type=nonblank, required=True, help="the predictions file to write")
+    p.add_argument(
+        "--images", type=nonblank, help="an IDX images file (default: the 10,000 test images)"
+    )
+    p.add_argument(
+        "--labels", type=nonblank, help="its IDX labels file, for the accuracy and the report"
+    )
+    p.add_argument("--data-dir", type=nonblank, help="folder with the Fashion-MNIST IDX files")
+    p.add_argument(
+        "--tracking-uri", type=nonblank, help=f"the store (default {DEFAULT_TRACKING_URI})"
+    )
     p.add_argument("--batch-size", type=_positive, default=1000, help="images per forward pass")
     args = p.parse_args(argv)
     if args.labels and not args.images:
@@ -67,14 +99,36 @@ def model_uri(model: str, client: Any) -> str:
 
 
 def images_and_labels(args: argparse.Namespace) -> tuple[Any, Any]:
-    from .data import TEST_IMAGES, TEST_LABELS, find_data_dir, load_arrays, read_idx
+    """The images to score and their labels: files named by --images/--labels (anything
+    wrong with them is bad input: :class:`PredictError`), else the test set (missing or
+    broken files: :class:`sweep.data.DataError`, as for a sweep)."""
+    from .data import (
+        HOW_TO_GET,
+        TEST_IMAGES,
+        TEST_LABELS,
+        DataError,
+        find_data_dir,
+        load_arrays,
+        read_idx,
+    )
 
     if args.images:
-        for name in (args.images, args.labels):
-            if name and not Path(name).is_file():
-                raise PredictError(f"{name}: no such file (--images/--labels take IDX files).")
-        images = read_idx(Path(args.images), 2051)
-        labels = read_idx(Path(args.labels), 2049, len(images)) if args.labels else None
+        for flag, name in (("--images", args.images), ("--labels", args.labels)):
+            try:
+                found = not name or Path(name).is_file()
+            except (OSError, ValueError):  # a name too long
+                found = False
+            if not found:
+                raise PredictError(f"{flag} {name}: no such file ({flag} takes an IDX file).")
+        try:
+            flag = "--images"
+            images = read_idx(Path(args.images), 2051)
+            flag = "--labels"
+            labels = read_idx(Path(args.labels), 2049, len(images)) if args.labels else None
+        except DataError as exc:  # (how to get Fashion-MNIST is no help with this file)
+            why = str(exc).replace(HOW_TO_GET, "").removeprefix("Fashion-MNIST: ").strip()
+            what = "28x28 images" if flag == "--images" else "labels 0-9, one per image"
+            raise PredictError(f"{flag}: {why} {flag} takes an IDX file of {what}.") from None
         return images, labels
     arrays = load_arrays(find_data_dir(args.data_dir))
     return arrays[TEST_IMAGES], arrays[TEST_LABELS]
@@ -106,40 +160,112 @@ def report(labels: Any, predicted: Any, out: Path) -> str:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    try:
+        return _predict(args)
+    except KeyboardInterrupt:
+        error("interrupted (Ctrl-C); the store was not changed.")
+        return EXIT_INTERRUPTED
+
+
+def _predict(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    why = unwritable(out, folder=False)  # before the store is read or anything written
+    if why:
+        error(f"cannot write --out {args.out}: {why}. Name a file the predictions may go to.")
+        return EXIT_BAD_INPUT
     uri = existing(args.tracking_uri)
     if uri is None:
-        return 2
+        return EXIT_BAD_INPUT
+    if is_the_store(out, uri):
+        error(f"--out {args.out} is the store {shown(uri)} itself. Name another file.")
+        return EXIT_BAD_INPUT
     from .console import quiet_libraries
 
     quiet_libraries()
-    import mlflow
-    import mlflow.pytorch
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from . import evaluation
     from .data import DataError
 
-    mlflow.set_tracking_uri(uri)
     try:
-        source = model_uri(args.model, mlflow.MlflowClient(uri))
-        model = mlflow.pytorch.load_model(source, map_location="cpu")  # (an exported graph)
+        source, model = load(args.model, uri)
         images, labels = images_and_labels(args)
-    except (PredictError, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except MlflowException as exc:
-        first = first_line(exc)
-        print(f"error: no model {args.model} in {shown(uri)} ({first}).", file=sys.stderr)
-        return 2
-    predicted = predict(model, images, args.batch_size)
-    out = Path(args.out)
+    except (PredictError, DataError, MlflowException, SQLAlchemyError, OSError) as exc:
+        return _refused(exc, args.model, uri)
+    try:
+        predicted = predict(model, images, args.batch_size)
+    except (RuntimeError, ValueError, TypeError) as exc:  # not a model of 28x28 images
+        error(f"model {args.model} cannot score 28x28 images: {first_line(exc)}.")
+        return EXIT_BAD_INPUT
+    return _write(out, predicted, labels, source)
+
+
+def load(model: str, uri: str) -> tuple[str, Any]:
+    """The URI of the model ``model`` names in the store ``uri``, and the model, loaded
+    from a copy: MLflow writes a file (registered_model_meta) beside a registered model it
+    loads in place, and this command never writes to the store."""
+    import tempfile
+
+    import mlflow
+    import mlflow.pytorch
+
+    mlflow.set_tracking_uri(uri)
+    source = model_uri(model, mlflow.MlflowClient(uri))
+    with tempfile.TemporaryDirectory(prefix="sweep-predict-") as copy:
+        return source, mlflow.pytorch.load_model(source, dst_path=copy, map_location="cpu")
+
+
+def _refused(exc: Exception, model: str, uri: str) -> int:
+    """Say why the model or the images cannot be had, in one line; the exit status."""
+    from mlflow.exceptions import MlflowException
+
+    from .data import DataError
+    from .store import older_mlflow
+
+    if isinstance(exc, PredictError):
+        error(str(exc))
+        return EXIT_BAD_INPUT
+    if isinstance(exc, DataError):  # the test set's files: as for a sweep
+        error(str(exc))
+        return EXIT_FAILED
+    if isinstance(exc, MlflowException):
+        older = older_mlflow(uri, exc)
+        if older is not None:
+            error(str(older))
+            return EXIT_BAD_INPUT
+        if exc.error_code in NOT_FOUND or str(exc).startswith("Not a proper"):
+            error(
+                f"no model {model} in {shown(uri)} ({first_line(exc)}). Name "
+                "models:/NAME@best, models:/NAME/VERSION or the id of a run that logged one."
+            )
+            return EXIT_BAD_INPUT
+    if isinstance(exc, OSError):  # the model's files in the artifact store
+        error(
+            f"the files of model {model} in {shown(uri)} cannot be read "
+            f"({exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}). Its "
+            "artifacts are missing or damaged: run the sweep again, or name another model."
+        )
+        return EXIT_FAILED
+    error(answered_with_error(uri, exc))  # MLflow's or SQLAlchemy's error
+    return EXIT_FAILED
+
+
+def _write(out: Path, predicted: Any, labels: Any, source: str) -> int:
+    """The predictions to ``out`` (and the accuracy, the report and the confusion matrix
+    where the labels are known); the exit status."""
+    from . import evaluation
+
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(evaluation.predictions_text(predicted))
+        print(f"wrote {len(predicted)} predictions to {out} ({source})", file=sys.stderr)
+        if labels is not None:
+            print(report(labels, predicted, out))
     except OSError as exc:
-        print(f"error: cannot write {out}: {exc.strerror or exc}.", file=sys.stderr)
-        return 2
-    print(f"wrote {len(predicted)} predictions to {out} ({source})", file=sys.stderr)
-    if labels is not None:
-        print(report(labels, predicted, out))
+        problem = storage_problem(exc)
+        if problem:
+            error(f"{problem}. Make room (or allow the write), then run the command again.")
+            return EXIT_NO_ROOM
+        error(f"cannot write {exc.filename or out}: {exc.strerror or exc}.")
+        return EXIT_BAD_INPUT
     return 0

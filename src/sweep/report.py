@@ -32,14 +32,21 @@ from .render import (
     to_markdown,
 )
 from .runs import all_runs, is_trial, sweep_key, sweep_row, trial_row
-from .store import shown
+from .store import shown, unwritable
 
 RESULTS_END = "<!-- results:end -->"  # (the start line names its flag: see markers)
 CURVE_METRICS = (M.TRAIN_LOSS, M.TRAIN_ACCURACY, M.VAL_LOSS, M.VAL_ACCURACY)
 
 
 class ReportError(RuntimeError):
-    """Nothing to report (empty store, no matching experiments...): a message, not a crash."""
+    """Nothing to report (a store without trials, none since --since): a message, not a
+    crash (exit status 1)."""
+
+
+class ReportInputError(ReportError):
+    """Bad input, found before anything is written: a store that is missing or cannot be
+    used, an --out that cannot be a folder, a flag naming nothing in the store (--metric,
+    --baseline, --experiments), a file --update-* cannot rewrite (exit status 2)."""
 
 
 # ----------------------------------------------------------------------------- load
@@ -76,10 +83,10 @@ def load_runs(
 
     from .store import StoreError, check, older_mlflow
 
-    try:  # a report reads a store, never creates one
+    try:  # a report reads a store, never creates or changes one
         check(tracking_uri, create=False)
     except StoreError as exc:
-        raise ReportError(str(exc)) from None
+        raise ReportInputError(str(exc)) from None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         client = MlflowClient(tracking_uri)
@@ -88,16 +95,8 @@ def load_runs(
         older = older_mlflow(tracking_uri, exc)
         if older is None:
             raise
-        raise ReportError(str(older)) from None
-    if experiments:
-        found = [e for e in found if any(matches(e.name, pat) for pat in experiments)]
-    if not found:
-        which = f" matching {' '.join(experiments)}" if experiments else ""
-        raise ReportError(
-            f"no experiments{which} in {shown(tracking_uri)}. Run a sweep first: "
-            "python -m sweep experiments/quickstart.yaml"
-        )
-    names = {e.experiment_id: e.name for e in found}
+        raise ReportInputError(str(older)) from None
+    names = {e.experiment_id: e.name for e in _picked(found, experiments, tracking_uri)}
     runs = all_runs(client, list(names))
     rows = [trial_row(run, names[run.info.experiment_id]) for run in runs if is_trial(run)]
     parents = [r for r in runs if not is_trial(r)]
@@ -116,6 +115,26 @@ def load_runs(
     frame["order"] = frame["experiment"].map(_experiment_number)
     frame = frame.sort_values(["order", "start_time"]).drop(columns="order")
     return Loaded(frame.reset_index(drop=True), client, sweeps)
+
+
+def _picked(found: list[Any], experiments: list[str] | None, tracking_uri: str) -> list[Any]:
+    """The experiments ``--experiments`` names (all by default); one it names that is not
+    in the store is bad input."""
+    if experiments:
+        every = sorted(e.name for e in found if e.name != "Default")
+        found = [e for e in found if any(matches(e.name, pat) for pat in experiments)]
+        if not found:
+            raise ReportInputError(
+                f"--experiments {' '.join(experiments)}: no experiment in "
+                f"{shown(tracking_uri)} matches (it holds: {', '.join(every[:20]) or 'none'}"
+                f"{' ...' if len(every) > 20 else ''}). Name experiments, prefixes or globs."
+            )
+    if not found:
+        raise ReportError(
+            f"no experiments in {shown(tracking_uri)}. Run a sweep first: "
+            "python -m sweep experiments/quickstart.yaml"
+        )
+    return found
 
 
 def assign_units(frame: pd.DataFrame, pool: bool = False) -> pd.DataFrame:
@@ -247,8 +266,8 @@ class Report:
 def _check_metric(frame: pd.DataFrame, metric: str) -> None:
     if metric not in frame.columns:
         known = sorted(c for c in frame.columns if c.endswith("accuracy"))
-        raise ReportError(
-            f"no trial logged the metric {metric!r}; metrics with accuracy in "
+        raise ReportInputError(
+            f"--metric {metric}: no trial logged the metric {metric!r}; metrics with accuracy in "
             f"the store: {', '.join(known) or 'none'}. Pick one with --metric."
         )
 
@@ -266,8 +285,10 @@ def _pick_baseline(summary: pd.DataFrame, baseline: str | None) -> str:
             return row["unit"]
     found = [n for n in names if matches(n, baseline)]
     if not found:
-        raise ReportError(
-            f"baseline {baseline!r} is not among the experiments ({', '.join(names)})."
+        raise ReportInputError(
+            f"--baseline {baseline}: no sweep or experiment of that name among the "
+            f"experiments reported ({', '.join(names)}). Name one of them, or a sweep's run "
+            "id prefix."
         )
     return summary[summary["experiment"] == found[0]]["unit"].iloc[-1]
 
@@ -349,7 +370,9 @@ def build_report(
     pool: bool = False,
 ) -> Report:
     """Everything ``analyze_results.py`` does: load, summarise, compare, analyse, plot,
-    write. ``metric`` is what is compared and drawn; selection is always on validation."""
+    write. ``metric`` is what is compared and drawn; selection is always on validation.
+    Reads the store, never writes to it; writes only into ``out``."""
+    check_out(out)
     frame, client, sweeps = load_runs(tracking_uri, experiments, since)
     _check_metric(frame, metric)
     frame = stats.mark_selected(assign_units(frame, pool))
@@ -384,6 +407,17 @@ def build_report(
     files += tuple(out / f.name for f in figures)
     summary_md = summary_table(summary).markdown()
     return Report(summary, comparison, frame, to_markdown(results), summary_md, files, findings)
+
+
+def check_out(out: str | Path) -> None:
+    """Refuse an output folder that cannot be one (an existing file, a path under a file,
+    a place that refuses writes) before the store is read or anything written."""
+    why = unwritable(out, folder=True)
+    if why:
+        raise ReportInputError(
+            f"--out {out}: {why}. Name a folder the report may be written into (it is made "
+            "if missing)."
+        )
 
 
 IMPORTANCE_CSV, COSTS_CSV, EFFICIENCY_CSV, FINDINGS_CSV = (
@@ -487,19 +521,48 @@ def markers(flag: str) -> tuple[str, str]:
     )
 
 
+def section_page(path: str | Path, flag: str) -> str:
+    """The text of the Markdown file ``flag`` rewrites, once it is found readable, writable
+    and holding both results markers (checked before the report is built, and again before
+    the file is written)."""
+    path = Path(path)
+    start, end = markers(flag)
+    try:
+        page = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportInputError(
+            f"{flag} {path}: no such file. Name the Markdown file whose results section it "
+            "rewrites."
+        ) from None
+    except IsADirectoryError:
+        raise ReportInputError(f"{flag} {path}: a folder, not a Markdown file.") from None
+    except UnicodeDecodeError as exc:
+        raise ReportInputError(
+            f"{flag} {path}: not UTF-8 text ({exc.reason} at byte {exc.start}); name a "
+            "Markdown file."
+        ) from None
+    except (OSError, ValueError) as exc:  # no permission, a name too long, a NUL byte
+        why = getattr(exc, "strerror", None) or exc
+        raise ReportInputError(f"{flag} {path}: cannot be read ({why}).") from None
+    why = unwritable(path, folder=False)
+    if why:
+        raise ReportInputError(f"{flag} {path}: {why}.")
+    if start not in page or end not in page:
+        raise ReportInputError(
+            f"{flag} {path}: the file has no results markers; add the two lines {start} "
+            f"and {end} where the results go."
+        )
+    return page
+
+
 def update_section(path: str | Path, text: str, context: str, flag: str) -> None:
     """Replace the text between the results markers of ``path``; keep the rest."""
     path = Path(path)
     start, end = markers(flag)
-    page = path.read_text()
-    if start not in page or end not in page:
-        raise ReportError(
-            f"{path} has no results markers; add the two lines\n{start}\n{end}\n"
-            "where the results go."
-        )
+    page = section_page(path, flag)
     head, rest = page.split(start, 1)
     _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{start}\n\n{context}\n\n{text}\n\n{end}{tail}")
+    path.write_text(f"{head}{start}\n\n{context}\n\n{text}\n\n{end}{tail}", encoding="utf-8")
 
 
 def update_actionplan(path: str | Path, tables: str, context: str) -> None:

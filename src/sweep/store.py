@@ -80,6 +80,10 @@ def older_mlflow(uri: str, exc: Exception) -> StoreError | None:
     when it opens the store), or None for any other error."""
     if "out-of-date database schema" not in str(exc):
         return None
+    return _older(uri)
+
+
+def _older(uri: str) -> StoreError:
     return StoreError(
         f"the store {shown(uri)} was written by an older MLflow. Back it up, then upgrade it "
         f"with: mlflow db upgrade {as_command(uri)}"
@@ -94,22 +98,95 @@ def as_command(uri: str) -> str:
 
 def existing(tracking_uri: str | None) -> str | None:
     """The checked, absolute URI of a store that must exist already (for the commands that
-    read one: predict, export-best); None after printing why it cannot be used."""
-    uri = absolute_uri(tracking_uri or DEFAULT_TRACKING_URI)
+    only read one: report, predict, export-best, ui); None after printing why it cannot be
+    used (one line, ``error: ...``: the caller exits with status 2). Only None means the
+    default store: an empty or blank URI (an unset shell variable) is refused."""
     try:
+        try:
+            uri = absolute_uri(DEFAULT_TRACKING_URI if tracking_uri is None else tracking_uri)
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            why = getattr(exc, "strerror", None) or exc
+            raise StoreError(f"--tracking-uri {shown(str(tracking_uri))}: {why}.") from None
+        if not uri.strip():
+            raise StoreError(
+                "--tracking-uri is empty. Name the store, or leave the flag out for "
+                f"{DEFAULT_TRACKING_URI}."
+            )
         check(uri, create=False)
     except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # one line
         return None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return uri
+
+
+def answered_with_error(uri: str, exc: BaseException) -> str:
+    """One paragraph for an error a store reported while it was read (MLflow's or
+    SQLAlchemy's pages of text cut to their first line, the password hidden)."""
+    first = shown(first_line(exc, "no details")[:500])
+    return (
+        f"the store {shown(uri)} answered with an error: {first}. Nothing was written; "
+        "check the store (or the server), then run the command again."
+    )
+
+
+_REFUSED = "permission denied, or a read-only file system"
+
+
+def unwritable(path: str | Path, *, folder: bool) -> str | None:
+    """Why a command that reads a store cannot write ``path`` (its ``--out``: a folder, or
+    else a file), checked before it reads or writes anything; None where it can. Refused: a
+    folder where a file goes, a file (or anything not a folder) where a folder goes, a
+    path under a file, and a place this user may not write to."""
+    path = Path(path)
+    want = "a folder" if folder else "a file"
+    try:
+        if path.is_symlink() and not path.exists():
+            return f"{path} is a link to nothing"
+        if path.exists():
+            if folder and not path.is_dir():
+                return f"{path} exists and is not a folder, so it cannot be the output folder"
+            if not folder and path.is_dir():
+                return f"{path} is a folder, so it cannot be the output file"
+            if not folder and not path.is_file():
+                return f"{path} exists and is not a regular file"
+            if not os.access(path, os.W_OK):
+                return f"{path} cannot be written ({_REFUSED})"
+        above = path.parent
+        while not above.exists():
+            if above.is_symlink():
+                return f"{above} is a link to nothing, so {path} cannot be made"
+            above = above.parent
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a loop of links
+        return f"{path} cannot be {want} ({getattr(exc, 'strerror', None) or exc})"
+    if not above.is_dir():
+        return f"{above} is a file, so {path} cannot be {want} under it"
+    # a file is written beside itself (a temporary file renamed, a figure next to it)
+    if (not folder or not path.exists()) and not os.access(above, os.W_OK | os.X_OK):
+        return f"{path} cannot be written: the folder {above} refuses writes ({_REFUSED})"
+    return None
+
+
+def is_the_store(path: str | Path, uri: str) -> bool:
+    """Whether ``path`` is the database file of the SQLite store ``uri`` (a command's
+    output must never be: writing it would destroy the store)."""
+    db = sqlite_path(uri)
+    if db is None:
+        return False
+    try:
+        path = Path(path)
+        return path.resolve() == db.resolve() or (path.exists() and path.samefile(db))
+    except (OSError, ValueError):
+        return False
 
 
 def check(uri: str, *, create: bool) -> None:
     """Raise :class:`StoreError` unless ``uri`` names a store this MLflow can use.
 
     ``create``: a SQLite file or PostgreSQL schema that does not exist yet may be created
-    (a sweep); otherwise a missing store is an error (a report)."""
+    (a sweep); otherwise a missing store is an error, and so is any store MLflow would
+    write to on opening it (a report, predict, export-best and ui only read): one without
+    all of MLflow's tables or its Default experiment, or of an older schema."""
     which = kind(uri)
     if which == "sqlite":
         _check_sqlite(uri, Path(uri.removeprefix("sqlite:///")), create)
@@ -148,8 +225,57 @@ def _check_revision(uri: str, revision: str | None) -> None:
         )
 
 
+_DEFAULT_EXPERIMENT = "SELECT 1 FROM experiments WHERE experiment_id = 0"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _has_default_experiment(execute, query: str) -> bool:  # noqa: ANN001 (a DB-API execute)
+    try:
+        return execute(query).fetchone() is not None
+    except Exception:  # an experiments table of some other program: no MLflow columns
+        return False
+
+
+def _check_opens_read_only(
+    uri: str, tables: set[str], revision: str | None, has_default: bool
+) -> None:
+    """For a command that only reads (create=False): refuse any store MLflow's
+    SqlAlchemyStore would write to when it opens it, before it is opened. It creates or
+    upgrades the tables where any of its own is missing, and adds the Default experiment
+    (id 0) where there is none."""
+    from mlflow.store.db.base_sql_model import Base
+
+    _, head = _known_revisions()  # (imports every MLflow table into Base.metadata)
+    if revision is None:
+        raise StoreError(
+            f"the store {shown(uri)} has MLflow's tables but no schema revision "
+            "(alembic_version): MLflow never completed it, and opening it would write to it "
+            "(this command never does). Name another store, or run a sweep into this one first."
+        )
+    if revision != head:  # (a newer one was refused by _check_revision): MLflow would
+        raise _older(uri)  # upgrade it where tables are missing, else refuse it
+    missing = sorted(set(Base.metadata.tables) - tables)
+    if missing:
+        raise StoreError(
+            f"the store {shown(uri)} lacks MLflow's table(s) {', '.join(missing[:5])}: it is "
+            "damaged or incomplete, and opening it would write to it (this command never "
+            "does). Name another store, or restore this one from a backup."
+        )
+    if not has_default:
+        raise StoreError(
+            f"the store {shown(uri)} has no Default experiment (id 0), which MLflow would "
+            "write into it on opening it; this command only reads. Run a sweep into it "
+            "first, or name another store."
+        )
+
+
 def _check_sqlite(uri: str, db: Path, create: bool) -> None:
-    if not db.exists():
+    try:
+        found = db.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        why = getattr(exc, "strerror", None) or exc
+        raise StoreError(f"{shown(uri)} names no usable file ({why}). {KINDS_HINT}") from None
+    if not found:
         if create:
             return
         raise StoreError(
@@ -158,6 +284,19 @@ def _check_sqlite(uri: str, db: Path, create: bool) -> None:
         )
     if not db.is_file():
         raise StoreError(f"{uri} names {db}, which is not a file. Name an MLflow SQLite store.")
+    if not create and not os.access(db, os.R_OK):
+        raise StoreError(f"{db} cannot be read (permission denied). Name a store you can read.")
+    try:  # SQLite reads a file shorter than its header as an empty database, to be written
+        with db.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"{db} cannot be read ({exc.strerror or exc}).") from None
+    if header and header != _SQLITE_HEADER:
+        raise StoreError(
+            f"{db} is not an MLflow store (not an SQLite database: it does not start as one). "
+            "Name the right file with --tracking-uri, or move this one away."
+        )
+    has_default = False
     try:  # read-only: checking never writes, never creates
         with contextlib.closing(
             sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=CHECK_TIMEOUT_S)
@@ -167,6 +306,8 @@ def _check_sqlite(uri: str, db: Path, create: bool) -> None:
             if "alembic_version" in tables:
                 row = con.execute("SELECT version_num FROM alembic_version").fetchone()
                 revision = row[0] if row else None
+            if not create and "experiments" in tables:
+                has_default = _has_default_experiment(con.execute, _DEFAULT_EXPERIMENT)
     except sqlite3.DatabaseError as exc:  # "file is not a database", a truncated file
         raise StoreError(
             f"{db} is not an MLflow store ({exc}). Name the right file with --tracking-uri, "
@@ -178,8 +319,11 @@ def _check_sqlite(uri: str, db: Path, create: bool) -> None:
             "table). Name the right file with --tracking-uri."
         )
     if not create and not tables:
-        raise StoreError(f"{uri} holds no MLflow store yet (an empty file). Run a sweep first.")
+        what = "an empty file" if not header else "an SQLite database without tables"
+        raise StoreError(f"{uri} holds no MLflow store yet ({what}). Run a sweep first.")
     _check_revision(uri, revision)
+    if not create:
+        _check_opens_read_only(uri, tables, revision, has_default)
 
 
 # ----------------------------------------------------------------------------- server
@@ -236,6 +380,7 @@ def _check_postgresql(uri: str, create: bool) -> None:
     import sqlalchemy
 
     engine = _engine(uri)
+    has_default = False
     try:
         with engine.connect() as con:
             tables = set(sqlalchemy.inspect(con).get_table_names())
@@ -244,6 +389,10 @@ def _check_postgresql(uri: str, create: bool) -> None:
                 revision = con.execute(
                     sqlalchemy.text("SELECT version_num FROM alembic_version")
                 ).scalar()
+            if not create and "experiments" in tables:
+                has_default = _has_default_experiment(
+                    lambda q: con.execute(sqlalchemy.text(q)), _DEFAULT_EXPERIMENT
+                )
     except sqlalchemy.exc.OperationalError as exc:
         raise StoreError(_postgres_fault(uri, str(exc.orig or exc))) from None
     except sqlalchemy.exc.SQLAlchemyError as exc:  # e.g. an option PostgreSQL does not know
@@ -263,6 +412,8 @@ def _check_postgresql(uri: str, create: bool) -> None:
             "of its own for MLflow."
         )
     _check_revision(uri, revision)
+    if not create:
+        _check_opens_read_only(uri, tables, revision, has_default)
 
 
 def _postgres_fault(uri: str, message: str) -> str:

@@ -1,5 +1,5 @@
 """`make ui`'s first words: for each experiment in a store, the direct link to its runs in
-the MLflow UI's Model-training view. Reads the store; never creates one.
+the MLflow UI's Model-training view. Reads the store; never creates nor changes one.
 
     python -m sweep ui [--tracking-uri sqlite:///mlflow.db] [--port 5001]   (or python -m sweep.ui)
 """
@@ -9,7 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .store import DEFAULT_TRACKING_URI, absolute_uri, shown, sqlite_path
+from .shell import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, error, nonblank
+from .store import (
+    DEFAULT_TRACKING_URI,
+    absolute_uri,
+    answered_with_error,
+    existing,
+    older_mlflow,
+    shown,
+    sqlite_path,
+)
 
 UI_PORT = 5001  # where `make ui` (mlflow ui --port 5001) serves a local store
 # MLflow 3's UI opens an experiment in its GenAI view unless told otherwise: the URL's
@@ -34,22 +43,61 @@ def ui_links(base: str, experiment_id: str, run_id: str | None = None) -> dict[s
     return links
 
 
+def _port(text: str) -> int:
+    """A TCP port, 1 to 65535 (argparse type)."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Print the links; 0 also where the SQLite file does not exist yet (nothing to link
+    to), 2 for bad input (a flag, a URI of an unknown kind, a file that is no MLflow store,
+    one MLflow would write to on opening it), 1 where the store answered with an error."""
     p = argparse.ArgumentParser(prog="python -m sweep ui", description=__doc__)
-    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="the MLflow store")
-    p.add_argument("--port", type=int, default=UI_PORT, help="port of the local mlflow ui")
+    p.add_argument(
+        "--tracking-uri", type=nonblank, default=DEFAULT_TRACKING_URI, help="the MLflow store"
+    )
+    p.add_argument("--port", type=_port, default=UI_PORT, help="port of the local mlflow ui")
     args = p.parse_args(argv)
-    uri = absolute_uri(args.tracking_uri)
-    db = sqlite_path(uri)
-    if db is not None and not db.is_file():
+    try:
+        return _links(args)
+    except KeyboardInterrupt:
+        error("interrupted (Ctrl-C); the store was not changed.")
+        return EXIT_INTERRUPTED
+
+
+def _links(args: argparse.Namespace) -> int:
+    try:
+        db = sqlite_path(absolute_uri(args.tracking_uri))
+        missing = db is not None and not db.exists() and not db.is_symlink()
+    except (OSError, ValueError):  # a name too long: the check below says so
+        missing = False
+    if missing:
         print(f"no store at {db} yet: run a sweep first (make sweep)", file=sys.stderr)
         return 0
+    uri = existing(args.tracking_uri)  # never creates a store, nor writes to one
+    if uri is None:
+        return EXIT_BAD_INPUT
+    from .console import quiet_libraries
+
+    quiet_libraries()
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
+    from sqlalchemy.exc import SQLAlchemyError
 
     base = ui_base(uri, args.port)
-    experiments = [e for e in MlflowClient(uri).search_experiments() if e.name != "Default"]
+    try:
+        found = MlflowClient(uri).search_experiments()
+    except (MlflowException, SQLAlchemyError) as exc:
+        older = older_mlflow(uri, exc)
+        if older is not None:
+            error(str(older))
+            return EXIT_BAD_INPUT
+        error(answered_with_error(uri, exc))
+        return EXIT_FAILED
     print(f"The MLflow UI at {base} shows each sweep's runs under 'Model training':")
-    for e in experiments:
+    for e in (e for e in found if e.name != "Default"):
         print(f"  {e.name}: {ui_links(base, e.experiment_id)['runs']}")
     return 0
 
