@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from sweep.cli import guarded
 from sweep.report_command import main
 
 if __name__ == "__main__":
-    sys.exit(main(prog="python analyze_results.py"))
+    sys.exit(guarded(lambda: main(prog="python analyze_results.py")))

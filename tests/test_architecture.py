@@ -43,7 +43,7 @@ TRACKING = {"tracking", "artifacts", "store", "runs"}
 SEARCH = {"sweep", "trial", "resume", "backends", "pruning"}
 REPORT = {"report", "render"}
 COMMAND_LINE = {
-    *("__main__", "__init__", "cli", "run_command", "report_command"),
+    *("__main__", "__init__", "shell", "cli", "run_command", "report_command"),
     *("predict", "export", "ui"),
 }
 TRAINING = {"train", "models", "space"}  # (of the core: what trains a model)

@@ -24,10 +24,13 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .cli import guarded
+
     argv = sys.argv[1:] if argv is None else list(argv)
     name = argv[0] if argv and argv[0] in COMMANDS else "run"
     rest = argv[1:] if argv and argv[0] in COMMANDS else argv
-    return importlib.import_module(f".{COMMANDS[name]}", __package__).main(rest)
+    command = importlib.import_module(f".{COMMANDS[name]}", __package__)
+    return guarded(lambda: command.main(rest))
 
 
 if __name__ == "__main__":

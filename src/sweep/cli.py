@@ -8,21 +8,34 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .shell import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_ROOM,
+    MAX_MESSAGE,
+    OutputLost,
+    error,
+    guarded,
+    nonblank,
+)
 from .store import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S
 from .ui import UI_PORT
 
+__all__ = [
+    "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_ROOM", "MAX_MESSAGE",
+    "OutputLost", "error", "guarded", "nonblank",
+]  # (shell's, used by the sub-commands through cli)  # fmt: skip
+
 if TYPE_CHECKING:
-    from .config import ExperimentConfig
+    from .config import ExperimentConfig, Override
     from .sweep import SweepResult
 
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
-EXIT_NO_ROOM = 3  # a write failed for want of room or permission (resumable once mended)
-EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 REPORT_USAGE = """\
 Aggregate the sweeps in an MLflow store into a report: one row per sweep with its selected
 configuration (highest mean validation accuracy over its seeds; the test set never
@@ -52,7 +65,9 @@ def run_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "configuration a sweep selected as an experiment file; `python -m sweep ui` prints "
         "the links into the MLflow UI. `python -m sweep run FILE` is `python -m sweep FILE`.",
     )
-    p.add_argument("experiment", help="experiment file, e.g. experiments/exp12.yaml")
+    p.add_argument(
+        "experiment", type=nonblank, help="experiment file, e.g. experiments/exp12.yaml"
+    )
     p.add_argument("--max-evals", type=int, metavar="N", help="number of trials (sweep.max_evals)")
     p.add_argument(
         "--repeats",
@@ -78,6 +93,7 @@ def run_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--tracking-uri",
+        type=nonblank,
         default=None,
         help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)",
     )
@@ -89,9 +105,12 @@ def run_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="if the store stops answering during a sweep, retry this long, then stop as "
         f"after Ctrl-C (resumable; default {STORE_TIMEOUT_S:.0f})",
     )
-    p.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files")
+    p.add_argument(
+        "--data-dir", type=nonblank, help="folder with the four Fashion-MNIST IDX files"
+    )
     p.add_argument(
         "--data-pickle",
+        type=nonblank,
         metavar="FILE",
         help="read the data from a pickle ((x_train, y_train), (x_test, y_test)) or four "
         "arrays dumped in a row); needs --allow-pickle",
@@ -115,6 +134,7 @@ def run_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--spark-master",
+        type=nonblank,
         metavar="URL",
         help="spark: the cluster (default $SPARK_MASTER, else local[PARALLELISM])",
     )
@@ -170,33 +190,47 @@ def _seconds(text: str) -> float:
     return value
 
 
-def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    from .config import parse_override
+# run's flags that set a config key: flag -> the dotted keys it sets
+FLAG_KEYS = {
+    "--max-evals": ("sweep.max_evals",),
+    "--repeats": ("sweep.repeats",),
+    "--epochs": ("train.epochs",),
+    "--subset": ("data.subset",),
+    "--seed": ("sweep.seed", "train.seed"),
+    "--backend": ("sweep.backend",),
+    "--parallelism": ("sweep.parallelism",),
+    "--device": ("train.device",),
+    "--pruner": ("sweep.pruner.kind",),
+    "--time-budget": ("sweep.time_budget",),
+    "--time-budget-grace": ("sweep.time_budget_grace",),
+}
 
-    out: dict[str, Any] = {}
+
+def overrides_from(args: argparse.Namespace) -> list[Override]:
+    """Every value typed on the command line, in the order it applies: each ``--set``,
+    then the flags (which win over a ``--set`` of the same key); each is validated on its
+    own by :func:`sweep.config.load_experiment`, whichever wins."""
+    from .config import Override, parse_override
+
+    out = []
     for text in args.set:
         key, value = parse_override(text)
-        out[key] = value
-    flags = {
-        "sweep.max_evals": args.max_evals,
-        "sweep.repeats": args.repeats,
-        "train.epochs": args.epochs,
-        "data.subset": args.subset,
-        "sweep.seed": args.seed,
-        "train.seed": args.seed,
-        "sweep.backend": args.backend,
-        "sweep.parallelism": args.parallelism,
-        "train.device": args.device,
-        "sweep.pruner.kind": args.pruner,
-        "sweep.time_budget": args.time_budget,
-        "sweep.time_budget_grace": args.time_budget_grace,
-    }
-    out.update({k: v for k, v in flags.items() if v is not None})
+        out.append(Override(key, value, f"--set {_short(text)}"))
+    for flag, keys in FLAG_KEYS.items():
+        value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+        if value is not None:
+            out += [Override(key, value, f"{flag} {_short(str(value))}") for key in keys]
     return out
 
 
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
 def report_arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
-    """The report's flags, the same under either name (``prog``)."""
+    """The report's flags, the same under either name (``prog``). A URI, path or name given
+    empty or blank (an unset shell variable) is refused (status 2), never read as the
+    default."""
     p = argparse.ArgumentParser(
         prog=prog,
         description=REPORT_USAGE,
@@ -204,11 +238,13 @@ def report_arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
     )
     p.add_argument(
         "--tracking-uri",
+        type=nonblank,
         default=DEFAULT_TRACKING_URI,
         help=f"MLflow store to read (default: {DEFAULT_TRACKING_URI})",
     )
     p.add_argument(
         "--experiments",
+        type=nonblank,
         nargs="+",
         metavar="NAME",
         help="experiment names, name prefixes (exp7) or globs ('exp1*')",
@@ -221,12 +257,14 @@ def report_arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
     )
     p.add_argument(
         "--metric",
+        type=nonblank,
         default="test_accuracy",
         help="what the comparison and the figures summarise (default: test_accuracy); "
         "selection is always on validation accuracy",
     )
     p.add_argument(
         "--baseline",
+        type=nonblank,
         help="reference: an experiment (its latest sweep) or a sweep's run id prefix "
         "(default: the lowest-numbered experiment)",
     )
@@ -236,9 +274,12 @@ def report_arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
         help="one row per experiment and config: merge its sweeps that ran the same config "
         "(file and overrides); default: one row per sweep",
     )
-    p.add_argument("--out", default="reports", help="output folder (default: reports/)")
+    p.add_argument(
+        "--out", type=nonblank, default="reports", help="output folder (default: reports/)"
+    )
     p.add_argument(
         "--update-actionplan",
+        type=nonblank,
         nargs="?",
         const="ACTIONPLAN.md",
         metavar="PATH",
@@ -246,6 +287,7 @@ def report_arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
     )
     p.add_argument(
         "--update-readme",
+        type=nonblank,
         nargs="?",
         const="README.md",
         metavar="PATH",
@@ -290,7 +332,7 @@ def interrupted(argv: list[str]) -> int:
     from .store import hides_password, shown
 
     args = [a for a in argv if a != "--fresh"]
-    again = " ".join(["python -m sweep", *map(shown, args)])
+    again = " ".join(["python -m sweep", *(shlex.quote(shown(a)) for a in args)])
     hidden = any(map(hides_password, args))
     print(
         "\nSweep interrupted; finished trials are saved. Run the same command again to "
@@ -343,10 +385,15 @@ def print_links(result: SweepResult, tracking_uri: str, port: int, name: str) ->
     if "run" in links:
         lines.append(f"  the selected trial: {links['run']}")
     if result.model_version:
-        store = "" if tracking_uri == _default_uri() else f" --tracking-uri {shown(tracking_uri)}"
+        store = (
+            ""
+            if tracking_uri == _default_uri()
+            else f" --tracking-uri {shlex.quote(shown(tracking_uri))}"
+        )
         lines.append(
             "Score the test set with the selected model:\n"
-            f"  python -m sweep predict models:/{name}@{BEST_ALIAS} --out PRED.dat{store}"
+            f"  python -m sweep predict {shlex.quote(f'models:/{name}@{BEST_ALIAS}')} --out "
+            f"PRED.dat{store}"
         )
     print("\n".join(lines), file=sys.stderr)
 

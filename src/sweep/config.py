@@ -8,11 +8,13 @@ the value, so that the CLI can print them without a traceback.
 from __future__ import annotations
 
 import copy
+import errno
 import hashlib
 import json
 import math
 import operator
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -333,11 +335,52 @@ class EvalConfig(_Frozen):
 
 
 # ----------------------------------------------------------------------------- data, sweep
+TRAINING_SET = 60_000  # Fashion-MNIST's training images (validation is split from them)
+CLASSES = 10
+
+
+def split_problem(
+    val_fraction: float, subset: int | None, available: int = TRAINING_SET, classes: int = CLASSES
+) -> str | None:
+    """Why the stratified splits cannot be drawn: a subset that leaves fewer than one
+    image per class outside it, a validation or training split with fewer images than
+    classes (scikit-learn's stratified split needs one of each class on each side);
+    None where they can."""
+    n = min(subset, available) if subset else available
+    if subset and available - classes < subset < available:
+        return (
+            f"data.subset {subset:,} of the {available:,} training images leaves "
+            f"{available - subset} outside it, fewer than the {classes} classes, so no "
+            f"stratified subset can be drawn. Use data.subset {available - classes:,} or less, "
+            f"or leave it out for all {available:,}"
+        )
+    n_val = math.ceil(val_fraction * n)
+    if n_val >= classes and n - n_val >= classes:
+        return None
+    side = "validation" if n_val < classes else "training"
+    count = n_val if n_val < classes else n - n_val
+    low, high = classes / n, (n - classes) / n
+    return (
+        f"data.val_fraction {val_fraction:g} of {n:,} images leaves {count} {side} images, "
+        f"fewer than the {classes} classes: every class needs a training and a validation "
+        f"image (and a validation split too small to score selects nothing). Use a "
+        f"val_fraction between {math.ceil(low * 1e4) / 1e4:g} and {math.floor(high * 1e4) / 1e4:g}"
+        + (", or a larger data.subset" if subset else "")
+    )
+
+
 class DataConfig(_Frozen):
     val_fraction: Float = Field(0.1, gt=0.0, lt=1.0)  # stratified, from the training images
     # use only this many training images (stratified; the training set has 60,000)
-    subset: Int | None = Field(None, ge=100, le=60_000)
+    subset: Int | None = Field(None, ge=100, le=TRAINING_SET)
     split_seed: Seed = 0  # the same split for every trial of every sweep
+
+    @model_validator(mode="after")
+    def _splittable(self) -> DataConfig:
+        problem = split_problem(self.val_fraction, self.subset)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class PrunerConfig(_Frozen):
@@ -640,13 +683,15 @@ def _check_start_with(config: ExperimentConfig, source: str) -> None:
         unknown, missing = sorted(set(point) - searched), sorted(searched - set(point))
         if unknown:
             raise ConfigError(
-                f"{where}: {', '.join(map(_part, unknown))} is not a searched key (the "
-                f"search has {', '.join(sorted(searched)) or 'none'}). Name searched keys only."
+                f"{where}: {listed([_part(k) for k in unknown])} is not a searched key (the "
+                f"search has {listed([_part(k) for k in sorted(searched)]) or 'none'}). Name "
+                "searched keys only."
             )
         if missing:
             raise ConfigError(
-                f"{where}: gives no value for the searched key(s) {', '.join(missing)}: a "
-                "starting point is a whole configuration. Add them."
+                f"{where}: gives no value for the searched key(s) "
+                f"{listed([_part(k) for k in missing])}: a starting point is a whole "
+                "configuration. Add them."
             )
         for key, value in point.items():
             dist = config.search[key]
@@ -765,54 +810,103 @@ def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return raw
 
 
+def _real(path: Path, where: str) -> Path:
+    """``path`` with every symbolic link followed; a link that loops is refused."""
+    try:
+        return path.resolve()
+    except RuntimeError:  # (Python 3.11-3.12 say "Symlink loop"; later ones raise ELOOP)
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise ConfigError(
+                f"{where} cannot be read ({exc.strerror or exc}). Check the path."
+            ) from None
+    except ValueError as exc:  # a NUL character
+        raise ConfigError(f"{where} cannot be a file name ({exc}). Fix the name.") from None
+    raise ConfigError(
+        f"{where} is a symbolic link that loops (following it leads back to a link on its own "
+        "way, never to a file). Point the link at an experiment file, or name the file itself."
+    )
+
+
 def _parent_path(path: Path, parent: Any) -> Path:
     """The file named by ``extends:``, relative to the file that names it."""
     if not isinstance(parent, str) or not parent.strip() or "\0" in parent:
         raise ConfigError(
             f"{path}: key 'extends' must be the name of an experiment file, got {_short(parent)}."
         )
+    named = f"{path}: key 'extends' names {_short(parent)}, which"
+    parent_path = _real(path.parent / parent, named)
     try:
-        parent_path = (path.parent / parent).resolve()
         found = parent_path.is_file()
     except (OSError, ValueError) as exc:
         raise ConfigError(
-            f"{path}: key 'extends' names {_short(parent)}, which cannot be a file "
-            f"({getattr(exc, 'strerror', None) or exc}). Fix the name."
+            f"{named} cannot be a file ({getattr(exc, 'strerror', None) or exc}). Fix the name."
         ) from None
     if not found:
         raise ConfigError(
-            f"{path}: key 'extends' names {_short(parent)}, which does not exist "
-            f"(looked for {parent_path}). Fix the name or create that file."
+            f"{named} does not exist (looked for {parent_path}). Fix the name or create that file."
         )
     return parent_path
 
 
-def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read ``path`` and merge it over its ``extends:`` parent (recursively)."""
-    try:
-        path = path.resolve()
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc}). Check the path.") from None
-    if path in chain:
-        cycle = " -> ".join(p.name for p in (*chain, path))
-        raise ConfigError(f"{chain[0]}: key 'extends' forms a cycle: {cycle}. Break the cycle.")
-    raw = _read_yaml(path, chain)
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
-    base = _resolve(_parent_path(path, parent), (*chain, path))
-    for own in ("hypothesis", "expect"):  # a hypothesis belongs to one file, never inherited
-        base.pop(own, None)
-    return deep_merge(base, raw)
+MAX_EXTENDS = 32  # files in one chain of extends: (an experiment extends one or two)
+
+
+def _resolve(path: Path) -> dict[str, Any]:
+    """Read ``path`` and the chain of files it ``extends:``, then merge each file over its
+    parent (the file named on the command line last)."""
+    first = _real(path, f"{path}:")
+    chain: list[Path] = []
+    trees: list[dict[str, Any]] = []
+    current = first
+    while True:
+        if current in chain:
+            cycle = " -> ".join(p.name for p in (*chain, current))
+            raise ConfigError(f"{first}: key 'extends' forms a cycle: {cycle}. Break the cycle.")
+        if len(chain) == MAX_EXTENDS:
+            raise ConfigError(
+                f"{first}: its chain of 'extends' is more than {MAX_EXTENDS} files deep "
+                f"({chain[0].name} -> {chain[1].name} -> ... -> {chain[-1].name} -> "
+                f"{current.name} -> ...); an experiment extends one or two files. Shorten the "
+                "chain."
+            )
+        raw = _read_yaml(current, tuple(chain))
+        parent = raw.pop("extends", None)
+        chain.append(current)
+        trees.append(raw)
+        if parent is None:
+            break
+        current = _parent_path(current, parent)
+    merged = trees[-1]
+    for raw in reversed(trees[:-1]):
+        for own in ("hypothesis", "expect"):  # a hypothesis belongs to one file, never inherited
+            merged.pop(own, None)
+        merged = deep_merge(merged, raw)
+    return merged
+
+
+def listed(items: list[str], shown: int = 4) -> str:
+    """``a, b, c, d and 9,996 more``: a list that keeps a message one short paragraph."""
+    more = len(items) - shown
+    if more <= 1:
+        return ", ".join(items)
+    return f"{', '.join(items[:shown])} and {more:,} more"
 
 
 def _explain(exc: ValidationError, source: str) -> ConfigError:
+    """Pydantic's errors as one paragraph: the first few, and how many more (a file of
+    10,000 unknown keys is refused in a few lines, not a megabyte)."""
+    errors = exc.errors()
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
     lines = []
-    for err in exc.errors():
-        loc = _key(tuple(p for p in err["loc"] if not str(p).startswith("function-")))
-        # the tagged union adds the tag to the location ("model.cnn.filters"): drop it
-        for kind in MODEL_KINDS:
-            loc = loc.replace(f"model.{kind}.", "model.")
+    if len(unknown) > 1:
+        keys = [f"'{_loc(e)}'" for e in unknown]
+        lines.append(
+            f"unknown keys {listed(keys)} (check the spelling; see the README for the valid keys)"
+        )
+        errors = [e for e in errors if e["type"] != "extra_forbidden"]
+    for err in errors:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see the README for the valid keys)"
@@ -822,20 +916,36 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
             if err["type"] == "missing" or isinstance(value, dict)
             else f" (got {_short(value)})"
         )
-        lines.append(f"key '{loc}': {msg}{shown}")
-    return ConfigError(f"{source}: " + "; ".join(lines) + ".")
+        lines.append(f"key '{_loc(err)}': {_short_text(msg, 300)}{shown}")
+    text = "; ".join(lines[:3])
+    if len(lines) > 3:
+        text += f"; and {len(lines) - 3:,} more problems"
+    return ConfigError(f"{source}: {text}.")
+
+
+def _loc(err: Any) -> str:
+    """Where a pydantic error is, as a dotted key (the model's tag dropped)."""
+    loc = _key(tuple(p for p in err["loc"] if not str(p).startswith("function-")))
+    # the tagged union adds the tag to the location ("model.cnn.filters"): drop it
+    for kind in MODEL_KINDS:
+        loc = loc.replace(f"model.{kind}.", "model.")
+    return loc
+
+
+def _short_text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``"train.epochs=3"`` -> ``("train.epochs", 3)``; the value is read as YAML."""
     if "=" not in text:
-        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.epochs=3.")
+        raise ConfigError(f"--set {_short(text)}: expected KEY=VALUE, e.g. train.epochs=3.")
     key, _, value = text.partition("=")
     try:
         parsed = yaml.load(value, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except (yaml.YAMLError, RecursionError):
-        raise ConfigError(f"override {_short(text)}: the value is not valid YAML.") from None
-    check_shape(parsed, f"override {_short(text)}")
+        raise ConfigError(f"--set {_short(text)}: the value is not valid YAML.") from None
+    check_shape(parsed, f"--set {_short(text)}")
     return key.strip(), parsed
 
 
@@ -845,11 +955,11 @@ def validate(tree: dict[str, Any], source: str) -> ExperimentConfig:
         config = ExperimentConfig.model_validate(tree)
     except ValidationError as exc:
         raise _explain(exc, source) from None
-    other = [f"{k} is {d.kind}" for k, d in config.search.items() if d.kind != "choice"]
+    other = [f"{_part(k)} is {d.kind}" for k, d in config.search.items() if d.kind != "choice"]
     if config.sweep.algo == "grid" and other:
         raise ConfigError(
             f"{source}: key 'sweep.algo': grid enumerates choice dimensions only, but search "
-            f"{', '.join(other)}. Make those dimensions choices, or use algo tpe, random or "
+            f"{listed(other)}. Make those dimensions choices, or use algo tpe, random or "
             "anneal."
         )
     _check_start_with(config, source)
@@ -899,18 +1009,72 @@ def _unsearch_start(tree: dict[str, Any], dotted: str) -> None:
     tree["sweep"]["start_with"] = [p for p in kept if p != {}]
 
 
-def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Read, inherit (``extends:``), override (dotted keys) and validate one experiment."""
+@dataclass(frozen=True)
+class Override:
+    """One value typed on the command line for one dotted key, and how it was typed
+    (``--epochs 1``, ``--set train.epochs=1e309``), for the message that refuses it."""
+
+    key: str
+    value: Any
+    origin: str
+
+
+def _overrides(given: dict[str, Any] | Sequence[Override] | None) -> list[Override]:
+    if isinstance(given, dict):
+        return [Override(k, v, f"override '{_part(k)}'") for k, v in given.items()]
+    return list(given or ())
+
+
+def _check_override(tree: dict[str, Any], override: Override) -> None:
+    """Refuse an override whose own value is invalid for its key, whatever other flags
+    set later (``--set train.epochs=1e309 --epochs 1`` is refused, not dropped)."""
+    try:
+        _check_path(tree, override.key)
+    except KeyError:
+        raise ConfigError(
+            f"{override.origin}: '{_part(override.key)}' names no config field. Config keys "
+            "are dotted paths, e.g. train.epochs or model.filters."
+        ) from None
+    except ValidationError:
+        pass  # the file itself is invalid: validate() says why
+    trial = copy.deepcopy(tree)
+    _set(trial, override)
+    try:
+        ExperimentConfig.model_validate(trial)
+    except ValidationError as exc:
+        mine = [e for e in exc.errors() if f"{_loc(e)}.".startswith(f"{override.key}.")]
+        if mine:
+            first = mine[0]
+            msg = _short_text(first["msg"].removeprefix("Value error, "), 300)
+            got = _short(override.value)
+            got = "" if got in msg else f" (got {got})"
+            raise ConfigError(
+                f"{override.origin}: key '{_part(override.key)}': {msg}{got}. Fix the value."
+            ) from None
+
+
+def _set(tree: dict[str, Any], override: Override) -> None:
+    try:
+        set_dotted(tree, override.key, override.value)
+    except KeyError:
+        raise ConfigError(
+            f"{override.origin}: '{_part(override.key)}' cannot be set: the file gives a value "
+            "that is not a mapping above it. Fix the file."
+        ) from None
+
+
+def load_experiment(
+    path: str | Path, overrides: dict[str, Any] | Sequence[Override] | None = None
+) -> ExperimentConfig:
+    """Read, inherit (``extends:``), override (dotted keys) and validate one experiment.
+    Each override's value is checked on its own, then the merged config as a whole."""
     path = Path(path)
     tree = _resolve(path)
-    for dotted, value in (overrides or {}).items():
-        try:
-            _check_path(tree, dotted)
-        except KeyError:
-            raise ConfigError(f"override '{_part(dotted)}' names no config field.") from None
-        except ValidationError:
-            pass  # the file itself is invalid: validate() below says why
-        set_dotted(tree, dotted, value)
+    for override in _overrides(overrides):
+        _check_override(tree, override)
+    for override in _overrides(overrides):
+        dotted = override.key
+        _set(tree, override)
         if isinstance(tree.get("search"), dict):  # a fixed override replaces its search
             tree["search"].pop(dotted, None)
         _unsearch_start(tree, dotted)
@@ -972,6 +1136,28 @@ class SweepIdentity:
             search=config_digest(config, sweep=("max_evals",)),
             setup=config_digest(config, train=("seed",), sweep=("seed",)),
         )
+
+
+# A name that is already a short, portable file name is its own stem; any other is its
+# portable characters (at most 40) then "~" and a hash of the exact name. "~" is never part
+# of the first kind, so the mapping is one-to-one.
+_PLAIN_STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
+
+
+def name_stem(name: str) -> str:
+    """The experiment ``name`` as the stem of its files (state file, checkpoints, artifact
+    folder): ``exp12`` -> ``exp12``; ``my sweep`` -> ``my_sweep~3f2a...``; a name in any
+    script and of any length -> at most 53 ASCII bytes. Two names never share a stem."""
+    if _PLAIN_STEM.fullmatch(name):
+        return name
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".-")[:40]
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{readable}~{digest}"
+
+
+def legacy_stem(name: str) -> str:
+    """The stem earlier versions gave a name's state file (many names to one stem)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def to_yaml(config: ExperimentConfig) -> str:

@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import pickle
-import re
 import shutil
 import socket
 import tempfile
@@ -29,7 +28,7 @@ from urllib.parse import urlparse
 from loguru import logger
 
 from . import metrics as M
-from .config import ConfigError, SweepIdentity
+from .config import ConfigError, SweepIdentity, legacy_stem, name_stem
 from .faults import writing
 
 if TYPE_CHECKING:
@@ -89,8 +88,40 @@ def store_dir(tracking_uri: str) -> Path:
 
 
 def state_path(tracking_uri: str, experiment: str) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", experiment)
-    return store_dir(tracking_uri) / STATE_DIR / f"{safe}.trials.pkl"
+    """``.sweep/STEM.trials.pkl`` beside the store, ``STEM`` one name's own
+    (:func:`~sweep.config.name_stem`)."""
+    return store_dir(tracking_uri) / STATE_DIR / f"{name_stem(experiment)}.trials.pkl"
+
+
+def adopt_legacy(path: Path, experiment: str) -> None:
+    """Move the files an earlier version kept for ``experiment`` under a stem that other
+    names could share (``my sweep`` and ``my_sweep`` both ``my_sweep``) to its own stem:
+    only where the saved state names this very experiment and its own files do not exist."""
+    old = path.with_name(f"{legacy_stem(experiment)}.trials.pkl")
+    if old == path:
+        return
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(old.with_name(old.name.replace(".trials.pkl", ".lock")))
+    try:
+        lock.acquire(timeout=0.5)
+    except Timeout:  # an earlier version runs that sweep now: leave its files alone
+        return
+    try:
+        for src, dst in ((old, path), (done_path(old), done_path(path))):
+            try:
+                saved = load(src)
+            except ResumeError:
+                continue
+            if saved is None or saved.experiment != experiment or dst.exists():
+                continue
+            with writing("moving the sweep's state to its own file", dst):
+                if src == old and scratch_dir(old).is_dir() and not scratch_dir(dst).exists():
+                    os.replace(scratch_dir(old), scratch_dir(dst))
+                os.replace(src, dst)
+    finally:
+        Path(lock.lock_file).unlink(missing_ok=True)
+        lock.release()
 
 
 def scratch_dir(path: Path) -> Path:
@@ -196,6 +227,7 @@ def claim(tracking_uri: str, experiment: str, source: str, fresh: bool) -> Itera
     base = state_path(tracking_uri, experiment)
     with writing("creating the sweep's state folder", base.parent):
         base.parent.mkdir(parents=True, exist_ok=True)
+    adopt_legacy(base, experiment)
     for slot in itertools.count(1):
         path = slot_path(base, slot)
         lock = FileLock(path.with_name(path.name.replace(".trials.pkl", ".lock")))

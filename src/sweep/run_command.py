@@ -81,50 +81,86 @@ def _device_problem(device: str) -> str | None:
     )
 
 
-def _run(args: argparse.Namespace, stop: GracefulStop) -> int:
-    """Load, validate and run; every expected failure is one message and an exit code."""
+def _pickle_split_problem(config: ExperimentConfig, args: argparse.Namespace) -> str | None:
+    """Whether the splits can be drawn from a ``--data-pickle`` file's own training images
+    (the config's check assumes Fashion-MNIST's 60,000): checked before the store is made.
+    A file that cannot be read is left to the sweep, which says why."""
+    if not (args.data_pickle and args.allow_pickle):
+        return None
+    import numpy as np
+
+    from .config import split_problem
+    from .data import TRAIN_LABELS, DataError, load_source
+
+    try:
+        labels = load_source(pickle_file=args.data_pickle, allow_pickle=True)[TRAIN_LABELS]
+    except DataError:
+        return None
+    counts = np.bincount(labels)
+    data = config.data
+    classes = int((counts > 0).sum())
+    if classes and counts[counts > 0].min() < 2:
+        return "a class has a single training image: a stratified split needs two of each"
+    return split_problem(data.val_fraction, data.subset, available=len(labels), classes=classes)
+
+
+def _checked(args: argparse.Namespace) -> ExperimentConfig | int:
+    """The validated config, once the data's splits, the store and the device are checked
+    (before anything is written); else the exit status, its message printed (a dry run: 0)."""
     from .config import ConfigError, load_experiment
 
     try:
         config = load_experiment(args.experiment, cli.overrides_from(args))
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        cli.error(exc)
         return EXIT_BAD_INPUT
     if args.dry_run:
         cli.print_dry_run(config)
         return 0
+    problem = _pickle_split_problem(config, args)
+    if problem:
+        cli.error(f"{args.data_pickle}: {problem}.")
+        return EXIT_BAD_INPUT
     from .store import StoreError, check
 
-    uri = _store_uri(args)
     try:  # once, with short timeouts, before anything is written (and before heavy imports)
-        check(uri, create=True)
+        check(_store_uri(args), create=True)
     except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        cli.error(exc)
         return EXIT_BAD_INPUT
+    problem = None if _on_a_cluster(config, args) else _device_problem(config.train.device)
+    if problem:
+        cli.error(f"{args.experiment}: {problem}")
+        return EXIT_BAD_INPUT
+    return config
+
+
+def _run(args: argparse.Namespace, stop: GracefulStop) -> int:
+    """Check, then run; every expected failure is one message and an exit code."""
+    config = _checked(args)
+    if isinstance(config, int):
+        return config
     _configure_logging()
     from mlflow.exceptions import MlflowException
     from sqlalchemy.exc import SQLAlchemyError
 
     from .backends import BackendError
+    from .config import ConfigError
     from .data import DataError, PickleError
     from .faults import first_line
-    from .store import shown
+    from .store import StoreError, shown
     from .sweep import run_sweep
 
     options = _options(args)
-    problem = None if _on_a_cluster(config, args) else _device_problem(config.train.device)
-    if problem:
-        print(f"error: {args.experiment}: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     stop.check("while starting")
     try:
         result = run_sweep(config, args.experiment, options, stop)
     # resuming a sweep whose file changed, an unreadable pickle, a store of an older MLflow
     except (ConfigError, PickleError, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        cli.error(exc)
         return EXIT_BAD_INPUT
     except (DataError, BackendError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        cli.error(exc)
         return EXIT_FAILED
     except (MlflowException, SQLAlchemyError) as exc:  # the store answered with an error
         first = shown(first_line(exc, "no details")[:500])

@@ -26,6 +26,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from . import metrics as M
+from .config import name_stem
 from .faults import StorageFull, folder_refuses_writes, full_message, storage_problem
 from .signals import StoreLost
 from .store import (
@@ -262,8 +263,7 @@ class Tracker:
         db = sqlite_path(self.tracking_uri)
         if db is None:
             return None  # a server or another store decides for itself
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in experiment)
-        return (db.parent / "mlruns" / safe).as_uri()
+        return (db.parent / "mlruns" / name_stem(experiment)).as_uri()
 
     # ------------------------------------------------------------------ runs
     def experiment_id(self, name: str) -> str:

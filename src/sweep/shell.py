@@ -1,0 +1,116 @@
+"""What every sub-command shares: its exit statuses, its one-line error message, the rule
+that an empty value is refused (never read as the default), and the guard against
+surroundings that went away (a deleted working folder, a standard output that cannot be
+written). The lowest module of the command line: the others import from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_NO_ROOM = 3  # a write failed for want of room or permission (resumable once mended)
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
+
+MAX_MESSAGE = 1_000  # characters of one error paragraph (values in it are cut shorter)
+
+
+def error(message: object) -> None:
+    """One error paragraph on stderr: ``error: ...`` on one line, at most ``MAX_MESSAGE``
+    characters, whatever the values it quotes."""
+    text = " ".join(str(message).split())
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 4] + " ..."
+    print(f"error: {text}", file=sys.stderr)
+
+
+class OutputLost(BaseException):
+    """Standard output can no longer be written (a full disk, a closed pipe): raised
+    through the command like an interrupt, so that no ``except Exception`` hides it."""
+
+    def __init__(self, cause: OSError):
+        super().__init__(cause.strerror or str(cause))
+        self.errno = cause.errno
+
+
+class _Guarded:
+    """``sys.stdout`` whose write and flush raise :class:`OutputLost` instead of OSError."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputLost(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputLost(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """Run a sub-command in surroundings that may have gone: a working folder deleted
+    under it, standard output that cannot be written (``>/dev/full``, ``| head -1``).
+    Each ends the command with a non-zero status and at most one line, never a trace."""
+    import errno
+    import os
+
+    try:
+        os.getcwd()
+    except OSError:
+        error(
+            "the working folder no longer exists (it was deleted or moved away under this "
+            "command). Change to an existing folder and run the command again."
+        )
+        return EXIT_BAD_INPUT
+    stdout = sys.stdout
+    sys.stdout = _Guarded(stdout)
+    try:
+        code = command()
+        sys.stdout.flush()
+        return code
+    except OutputLost as exc:
+        _silence(stdout)
+        if exc.errno != errno.EPIPE:  # a closed pipe: its reader has what it wanted
+            error(f"cannot write to standard output: {exc}. Send it somewhere with room.")
+        return EXIT_FAILED
+    finally:
+        sys.stdout = stdout
+
+
+def _silence(stream: Any) -> None:
+    """Point a lost standard output at /dev/null, so that the interpreter's own flush at
+    exit finds nothing to say."""
+    import os
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # (not a file: a test's buffer)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def nonblank(text: str) -> str:
+    """A URI, path or name as typed, refused when empty or blank (an unset shell variable
+    in a script), never read as "the default" (argparse type)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty (an unset shell variable?): give a value, or leave an optional flag out "
+            "for its default"
+        )
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("holds a NUL character; no path or URI can")
+    return text
