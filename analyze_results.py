@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from sweep.cli import guarded
 from sweep.report_command import main
+from sweep.shell import guarded
 
 if __name__ == "__main__":
     sys.exit(guarded(lambda: main(prog="python analyze_results.py")))

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXPERIMENTS, examples, tiny_sweep
-from sweep import cli
+from sweep import shell
 from sweep.__main__ import main
 from sweep.config import (
     CLASSES,
@@ -58,13 +58,18 @@ def run(argv: list[str], folder: Path) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+PICKLE_WARNING = "loading pickled data from"  # (said before a pickle is read: it runs code)
+
+
 def refused(code: int, err: str, *words: str) -> None:
-    """Exit 2 with one line (an argparse refusal: its usage, then one line) naming ``words``."""
+    """Exit 2 with one line, ``error: ...``, naming ``words`` (after the pickle's warning,
+    where one was read)."""
     assert code == 2, err
+    err = "".join(line for line in err.splitlines(True) if PICKLE_WARNING not in line)
     assert "Traceback" not in err, err
-    last = err.strip().splitlines()[-1]
-    assert "error: " in last, err
-    assert len(last) <= cli.MAX_MESSAGE + len("error: ") + 40, len(last)
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    last = err.strip()
+    assert len(last) <= shell.MAX_MESSAGE + len("error: ") + 40, len(last)
     for word in words:
         assert word in last, (word, last)
 
@@ -79,6 +84,7 @@ names = st.one_of(
     st.text(st.characters(categories=["Lo", "So", "Zs", "Pd", "Po"]), min_size=1, max_size=200),
     st.text("ab _-.~", min_size=1, max_size=12),
     st.sampled_from(["my sweep", "my_sweep", "😀", "😀😀", "漢" * 100, "exp12", ".x", "-x"]),
+    st.sampled_from(["exp", "exp.2", "Exp1", "exp1", "a.trials.pkl", "a.done.pkl", "a?b", "$1"]),
 )
 
 
@@ -101,11 +107,41 @@ def test_every_accepted_name_has_a_short_portable_stem(name: str) -> None:
     assert len(f"{stem}.2.checkpoints".encode()) < 255  # a file name on every file system
 
 
+def sweep_files(name: str) -> set[str]:
+    """Every file and folder the sweeps of ``name`` keep in ``.sweep/`` (as the sweep
+    names them), case-folded (macOS and Windows file systems ignore case)."""
+    from sweep import resume
+
+    base = resume.state_path("sqlite:////store/mlflow.db", name)
+    out = set()
+    for slot in (1, 2, 3, 12):
+        path = resume.slot_path(base, slot)
+        lock = path.with_name(path.name.replace(".trials.pkl", ".lock"))
+        out |= {path, resume.done_path(path), resume.scratch_dir(path), lock}
+        out.add(path.with_name(path.name.replace(".trials.pkl", ".owner.json")))
+    return {p.name.casefold() for p in out}
+
+
 @settings(SETTINGS, max_examples=examples(300))
 @given(a=names, b=names)
-def test_two_names_never_share_a_stem(a: str, b: str) -> None:
+def test_two_names_never_share_a_stem_nor_a_file(a: str, b: str) -> None:
     assume(a != b and accepted(a) and accepted(b))
     assert name_stem(a) != name_stem(b)
+    assert not sweep_files(a) & sweep_files(b), (a, b)
+
+
+@settings(SETTINGS, max_examples=examples(300))
+@given(name=names)
+def test_every_accepted_name_is_its_registered_models_name(name: str) -> None:
+    """The selected model is loaded as models:/NAME@best: MLflow reads the name back."""
+    from mlflow.store.artifact.utils.models import _parse_model_uri
+    from mlflow.utils.validation import _validate_experiment_name, _validate_model_name
+
+    assume(accepted(name))
+    _validate_model_name(name)
+    _validate_experiment_name(name)
+    parsed = _parse_model_uri(f"models:/{name}@best")
+    assert (parsed.name, parsed.alias) == (name, "best")
 
 
 def test_names_that_shared_a_state_file_no_longer_do() -> None:
@@ -208,9 +244,9 @@ def test_many_invalid_values_name_the_first_few_and_how_many_more(tmp_path: Path
 
 
 def test_every_refusal_is_cut_to_one_paragraph(capsys: pytest.CaptureFixture) -> None:
-    cli.error("x" * 1_000_000 + "\n\n" + "y")
+    shell.error("x" * 1_000_000 + "\n\n" + "y")
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and len(err) <= cli.MAX_MESSAGE + len("error: \n")
+    assert err.count("\n") == 1 and len(err) <= shell.MAX_MESSAGE + len("error: \n")
 
 
 # ----------------------------------------------------------------------------- 5: flags
@@ -366,7 +402,10 @@ def test_a_working_folder_deleted_under_the_command_ends_in_one_line(tmp_path: P
 
 
 # ----------------------------------------------------------------------------- 1, 2 on a store
-HOSTILE = ["漢" * 100, "😀", "😀😀", "my sweep", "my_sweep", "Ünïcødé ✓ " * 10, "x" * 200]
+HOSTILE = [
+    *("漢" * 100, "😀", "😀😀", "my sweep", "my_sweep", "Ünïcødé ✓ " * 10, "x" * 200),
+    *("cost_$1_vs_$2", "exp.2", "Exp1", "a#b;c%20d"),
+]
 
 
 @pytest.mark.sweep
@@ -398,6 +437,13 @@ def test_names_the_schema_accepts_run_side_by_side_in_one_store(
         runs = client.search_runs([experiment.experiment_id])
         assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
     assert str(client.get_model_version_by_alias(HOSTILE[0], "best").version) == "1"
+    # the longest name's selected configuration exports as a file that loads (its name cut
+    # to make room for "_best")
+    longest = HOSTILE.index("x" * 200)
+    argv = ["export-best", f"n{longest}.yaml", "--out", "best.yaml"]
+    code, _, err = run(argv, tmp_path)
+    assert code == 0, err
+    assert load_experiment(tmp_path / "best.yaml").name == "x" * 195 + "_best"
 
 
 @pytest.mark.sweep
@@ -452,5 +498,105 @@ def test_a_pickle_too_small_for_its_split_is_refused_before_the_store(tmp_path: 
     before = listing(tmp_path)
     argv = ["q.yaml", "--data-pickle", "small.pkl", "--allow-pickle", "--no-progress"]
     code, _, err = run([*argv, "--set", "data.val_fraction=0.02"], tmp_path)
-    refused(code, err, "small.pkl", "4 validation images")
+    refused(code, err, "small.pkl", "cannot be split", "T-shirt/top 20")
     assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("counts", "extra", "words"),
+    [
+        ([982] + [2] * 9, [], "no validation image"),  # classes too small for their share
+        ([982] + [2] * 9, ["--subset", "100"], "cannot be split"),
+        ([0] * 10, [], "holds no images"),
+    ],
+)
+def test_a_pickle_whose_classes_cannot_be_split_is_refused(
+    tmp_path: Path, counts: list[int], extra: list[str], words: str
+) -> None:
+    labels = np.repeat(np.arange(CLASSES, dtype=np.uint8), counts)
+    images = np.zeros((len(labels), 28, 28), dtype=np.uint8)
+    test = np.zeros((10, 28, 28), dtype=np.uint8), np.arange(10, dtype=np.uint8)
+    (tmp_path / "odd.pkl").write_bytes(pickle.dumps(((images, labels), test)))
+    (tmp_path / "q.yaml").write_text((EXPERIMENTS / "quickstart.yaml").read_text())
+    before = listing(tmp_path)
+    argv = ["q.yaml", "--data-pickle", "odd.pkl", "--allow-pickle", "--no-progress", *extra]
+    code, _, err = run(argv, tmp_path)
+    refused(code, err, words)
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-m", "sweep", "q.yaml", "--dry-run"],
+        ["-m", "sweep", "--help"],
+        ["-m", "sweep", "report", "--help"],
+        ["-m", "sweep.ui", "--help"],
+        [str(Path(__file__).parents[1] / "analyze_results.py"), "--help"],
+    ],
+)
+@pytest.mark.parametrize("sink", ["/dev/full", "a closed pipe", "closed"])
+def test_a_real_process_whose_output_is_lost_ends_in_one_line(
+    tmp_path: Path, argv: list[str], sink: str
+) -> None:
+    """``>/dev/full`` and a pipe whose reader has gone (``| head -1``), for real: a non-zero
+    status, at most one line, no trace (a closed pipe: none, its reader has what it wanted)."""
+    import subprocess
+    import sys
+
+    from conftest import _env
+
+    (tmp_path / "q.yaml").write_text((EXPERIMENTS / "quickstart.yaml").read_text())
+    command = [sys.executable, *argv]
+    if sink == "/dev/full":
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                command, cwd=tmp_path, env=_env(), stdout=full, stderr=subprocess.PIPE, text=True
+            )
+        code, err = done.returncode, done.stderr
+        assert err.count("\n") == 1 and "No space left" in err, err
+    elif sink == "closed":  # started with `>&-`: no standard output at all
+        done = subprocess.run(
+            ["sh", "-c", 'exec "$@" >&-', "sh", *command],
+            cwd=tmp_path,
+            env=_env(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        code, err = done.returncode, done.stderr
+        assert err.count("\n") == 1 and "standard output is closed" in err, err
+    else:  # its reader gone before the first write (deterministic, unlike a race with head)
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            done = subprocess.run(
+                command, cwd=tmp_path, env=_env(), stdout=write, stderr=subprocess.PIPE, text=True
+            )
+        finally:
+            os.close(write)
+        code, err = done.returncode, done.stderr
+        assert err == "", err
+    assert code != 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("subsets", "fractions", "ok"),
+    [
+        ({"choice": [100, 200]}, {"choice": [0.05, 0.1]}, False),  # 100 x 0.05: 5 images
+        ({"choice": [100, 200]}, {"uniform": [0.1, 0.95]}, False),  # 100 x 0.95: 5 training
+        ({"int": [100, 1000]}, {"uniform": [0.1, 0.9]}, True),
+        ({"choice": [1000, None]}, {"choice": [0.01, 0.5]}, True),
+    ],
+)
+def test_searched_subsets_and_fractions_are_checked_together(
+    tmp_path: Path, subsets: dict, fractions: dict, ok: bool
+) -> None:
+    path = tmp_path / "s.yaml"
+    search = {"data.subset": subsets, "data.val_fraction": fractions}
+    path.write_text(tiny_sweep("s", search=search, data={"subset": 1000, "val_fraction": 0.1}))
+    if ok:
+        load_experiment(path)
+        return
+    with pytest.raises(ConfigError, match="cannot split the data"):
+        load_experiment(path)

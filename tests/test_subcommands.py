@@ -148,8 +148,9 @@ def test_an_empty_or_blank_value_is_refused_never_read_as_the_default(case, valu
         assert list(folder.iterdir()) == []  # no store, no report folder, no file
     assert done.code == 2, (argv, done.err)
     assert "Traceback" not in done.err
-    last = done.err.strip().splitlines()[-1]  # argparse: its usage, then one line
-    assert last.startswith(f"python -m sweep {command}: error: argument "), done.err
+    assert done.err.count("\n") == 1, done.err  # one line, no usage block
+    last = done.err.strip()
+    assert last.startswith(f"error: python -m sweep {command}: argument "), done.err
     assert ("empty" if value.strip(" \t\n\r\x0b\x0c\xa0\u2003") == "" else "NUL") in last, last
 
 

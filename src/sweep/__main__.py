@@ -24,7 +24,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .cli import guarded
+    from .shell import guarded
 
     argv = sys.argv[1:] if argv is None else list(argv)
     name = argv[0] if argv and argv[0] in COMMANDS else "run"

@@ -14,23 +14,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .shell import (
-    EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
-    EXIT_NO_ROOM,
-    MAX_MESSAGE,
-    OutputLost,
-    error,
-    guarded,
+    Parser,
     nonblank,
 )
 from .store import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S
 from .ui import UI_PORT
-
-__all__ = [
-    "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_ROOM", "MAX_MESSAGE",
-    "OutputLost", "error", "guarded", "nonblank",
-]  # (shell's, used by the sub-commands through cli)  # fmt: skip
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig, Override
@@ -54,7 +44,7 @@ and (optionally) ACTIONPLAN.md's results section.
 
 def run_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """``python -m sweep [run] EXPERIMENT.yaml [flags]``."""
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m sweep",
         description="Run a Hyperopt sweep described by an experiment YAML file; every trial "
         "is a nested MLflow run under one parent run per sweep.",
@@ -231,7 +221,7 @@ def report_arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
     """The report's flags, the same under either name (``prog``). A URI, path or name given
     empty or blank (an unset shell variable) is refused (status 2), never read as the
     default."""
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog=prog,
         description=REPORT_USAGE,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -13,7 +13,9 @@ import hashlib
 import json
 import math
 import operator
+import os
 import re
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -597,6 +599,12 @@ class ExperimentConfig(_Frozen):
                 "the name is also the name of the registered model, which cannot hold '/' "
                 "or ':' nor start with '..': choose another name"
             )
+        uri = f"models:/{v}@best"  # how the selected model is named (MLflow parses it so)
+        if urllib.parse.urlparse(uri, allow_fragments=False).path != uri.removeprefix("models:"):
+            raise ValueError(
+                "the name is also the registered model's, loaded as models:/NAME@best, which "
+                "cannot hold '?' (a URI reads a query from there): choose another name"
+            )
         return v
 
     @model_validator(mode="before")
@@ -767,6 +775,11 @@ def _check_nesting(data: bytes, where: str) -> None:
 def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     where = f"{path}" if not chain else f"{path} (extended by {chain[-1]})"
     try:
+        if not path.exists() and path.is_symlink():
+            raise ConfigError(
+                f"{where}: a symbolic link to {os.readlink(path)}, which does not exist. Point "
+                "the link at an experiment file."
+            )
         if not path.exists():
             raise ConfigError(f"{where}: no such experiment file. Check the path.")
         if not path.is_file():
@@ -811,10 +824,13 @@ def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
 
 
 def _real(path: Path, where: str) -> Path:
-    """``path`` with every symbolic link followed; a link that loops is refused."""
+    """``path`` with every symbolic link followed; a link that loops is refused. (A path
+    that does not exist comes back as it is, for the reader to say so.)"""
     try:
-        return path.resolve()
-    except RuntimeError:  # (Python 3.11-3.12 say "Symlink loop"; later ones raise ELOOP)
+        return path.resolve(strict=True)
+    except FileNotFoundError:
+        return path.absolute()
+    except RuntimeError:  # (Python 3.11 and 3.12 say "Symlink loop"; later ones raise ELOOP)
         pass
     except OSError as exc:
         if exc.errno != errno.ELOOP:
@@ -843,6 +859,11 @@ def _parent_path(path: Path, parent: Any) -> Path:
         raise ConfigError(
             f"{named} cannot be a file ({getattr(exc, 'strerror', None) or exc}). Fix the name."
         ) from None
+    if not found and parent_path.exists():
+        raise ConfigError(
+            f"{named} is not a file ({parent_path} is a folder or a device). Name an "
+            "experiment YAML file."
+        )
     if not found:
         raise ConfigError(
             f"{named} does not exist (looked for {parent_path}). Fix the name or create that file."
@@ -963,6 +984,7 @@ def validate(tree: dict[str, Any], source: str) -> ExperimentConfig:
             "anneal."
         )
     _check_start_with(config, source)
+    _check_split_search(config, source)
     for dotted, dist in config.search.items():
         for value in dist.extremes():
             trial = copy.deepcopy(tree)
@@ -983,6 +1005,32 @@ def validate(tree: dict[str, Any], source: str) -> ExperimentConfig:
                     f"make an invalid trial config: {str(reason).removeprefix(source + ': ')}"
                 ) from None
     return config
+
+
+def _check_split_search(config: ExperimentConfig, source: str) -> None:
+    """Where the search draws ``data.subset`` or ``data.val_fraction``, every trial's split
+    can be drawn. Each dimension alone is checked with the file's other value; together,
+    the worst trials are the smallest subset with the smallest (fewest validation images)
+    and the largest fraction (fewest training images)."""
+    subset, fraction = config.search.get("data.subset"), config.search.get("data.val_fraction")
+    if subset is None or fraction is None:
+        return
+
+    def numbers(dist: Distribution) -> list[Any]:
+        return [v for v in dist.extremes() if isinstance(v, int | float) or v is None]
+
+    sizes = [TRAINING_SET if v is None else v for v in numbers(subset)]
+    if not sizes or not numbers(fraction):
+        return  # (a value of the wrong type: refused above)
+    smallest = min(sizes)
+    for val_fraction in (min(numbers(fraction)), max(numbers(fraction))):
+        problem = split_problem(val_fraction, None if smallest == TRAINING_SET else smallest)
+        if problem:
+            raise ConfigError(
+                f"{source}: key 'search': a trial drawing data.subset={smallest} and "
+                f"data.val_fraction={val_fraction:g} cannot split the data: {problem}. Narrow "
+                "one of the two dimensions."
+            )
 
 
 def _check_path(tree: dict[str, Any], dotted: str) -> None:
@@ -1032,8 +1080,9 @@ def _check_override(tree: dict[str, Any], override: Override) -> None:
         _check_path(tree, override.key)
     except KeyError:
         raise ConfigError(
-            f"{override.origin}: '{_part(override.key)}' names no config field. Config keys "
-            "are dotted paths, e.g. train.epochs or model.filters."
+            f"{override.origin}: '{_part(override.key)}' names no field of this experiment's "
+            "config. Keys are dotted paths such as train.epochs; each model kind has its own "
+            "(see the README)."
         ) from None
     except ValidationError:
         pass  # the file itself is invalid: validate() says why
@@ -1067,12 +1116,12 @@ def load_experiment(
     path: str | Path, overrides: dict[str, Any] | Sequence[Override] | None = None
 ) -> ExperimentConfig:
     """Read, inherit (``extends:``), override (dotted keys) and validate one experiment.
-    Each override's value is checked on its own, then the merged config as a whole."""
+    Each override's value is checked as it is applied (on the file and the overrides
+    before it: a later flag never hides an invalid value), then the merged config."""
     path = Path(path)
     tree = _resolve(path)
-    for override in _overrides(overrides):
+    for override in _overrides(overrides):  # each checked on the file and those before it
         _check_override(tree, override)
-    for override in _overrides(overrides):
         dotted = override.key
         _set(tree, override)
         if isinstance(tree.get("search"), dict):  # a fixed override replaces its search
@@ -1138,19 +1187,23 @@ class SweepIdentity:
         )
 
 
-# A name that is already a short, portable file name is its own stem; any other is its
-# portable characters (at most 40) then "~" and a hash of the exact name. "~" is never part
-# of the first kind, so the mapping is one-to-one.
-_PLAIN_STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
+# A name that is already a plain file name (lower-case letters, digits, "_" and "-") is its
+# own stem; any other is its portable characters (at most 40) then "~" and a hash of the
+# exact name. "~" and "." are in no stem's first part, and no plain stem has capitals, so
+# the mapping is one-to-one, also where a file system ignores case, and the suffixes the
+# sweep adds (".2.trials.pkl", ".done.pkl", ".lock", ".checkpoints") never make one stem's
+# file another's.
+_PLAIN_STEM = re.compile(r"[a-z0-9_][a-z0-9_-]{0,199}")
 
 
 def name_stem(name: str) -> str:
     """The experiment ``name`` as the stem of its files (state file, checkpoints, artifact
-    folder): ``exp12`` -> ``exp12``; ``my sweep`` -> ``my_sweep~3f2a...``; a name in any
-    script and of any length -> at most 53 ASCII bytes. Two names never share a stem."""
+    folder): ``exp12`` -> ``exp12``; ``my sweep`` -> ``my_sweep~04da9ba84a9e``; a name in
+    any script and of any length -> at most 53 ASCII bytes (a plain name keeps its up to
+    200). Two names never share a stem."""
     if _PLAIN_STEM.fullmatch(name):
         return name
-    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".-")[:40]
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", name).lstrip("-")[:40]
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{readable}~{digest}"
 

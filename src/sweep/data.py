@@ -284,6 +284,8 @@ def load_pickle(path: str | Path, allow: bool = False) -> dict[str, np.ndarray]:
 
     def labels(y: Any, n: int) -> np.ndarray:
         y = np.asarray(y).reshape(-1).astype(np.int64)
+        if n == 0:
+            raise DataError(f"{path}: holds no images to train on.")
         if len(y) != n or y.min() < 0 or y.max() > 9:
             raise DataError(f"{path}: need {n} labels in 0..9, got {len(y)}.")
         return y
@@ -329,8 +331,17 @@ def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=2)
-def _pickled(path: str, allow: bool) -> dict[str, np.ndarray]:
+def _pickled(path: str, allow: bool, stamp: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Read once per file and version (``stamp``: its size and time of change)."""
     return load_pickle(path, allow)
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        return (-1, -1)  # (load_pickle says why it cannot be read)
+    return (found.st_size, found.st_mtime_ns)
 
 
 def load_source(
@@ -338,8 +349,47 @@ def load_source(
 ) -> dict[str, np.ndarray]:
     """The four arrays from the IDX search path, or from an explicitly allowed pickle."""
     if pickle_file:
-        return _pickled(str(pickle_file), allow_pickle)
+        path = os.path.abspath(pickle_file)  # (a relative name means another file elsewhere)
+        return _pickled(path, allow_pickle, _stamp(path))
     return load_arrays(find_data_dir(data_dir))
+
+
+def split_indices(
+    y: np.ndarray, *, val_fraction: float, subset: int | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation images' indices: a stratified ``subset`` (all where
+    None), then a stratified split of it (scikit-learn's ValueError where it cannot)."""
+    from sklearn.model_selection import train_test_split
+
+    pool = stratified_subset(y, subset, seed) if subset else np.arange(len(y))
+    train_idx, val_idx = train_test_split(
+        pool, test_size=val_fraction, stratify=y[pool], random_state=seed
+    )
+    return np.sort(train_idx), np.sort(val_idx)
+
+
+def split_problem_in(
+    y: np.ndarray, *, val_fraction: float, subset: int | None, seed: int
+) -> str | None:
+    """Why these labels cannot be split so (too few of a class for a stratified split, a
+    class left without a training or a validation image); None where they can."""
+    counts = np.bincount(y, minlength=len(CLASS_NAMES))
+    held = ", ".join(f"{CLASS_NAMES[c]} {n:,}" for c, n in enumerate(counts))
+    try:
+        train, val = split_indices(y, val_fraction=val_fraction, subset=subset, seed=seed)
+    except ValueError as exc:
+        return f"its training images ({held}) cannot be split so: {exc}"
+    present = set(np.flatnonzero(counts))
+    for side, idx in (("training", train), ("validation", val)):
+        missing = sorted(present - set(np.unique(y[idx])))
+        if missing:
+            names = ", ".join(CLASS_NAMES[c] for c in missing)
+            return (
+                f"its training images ({held}) leave no {side} image of {names} with "
+                f"data.val_fraction {val_fraction:g}"
+                + (f" and data.subset {subset:,}" if subset else "")
+            )
+    return None
 
 
 def make_splits(
@@ -352,15 +402,9 @@ def make_splits(
     allow_pickle: bool = False,
 ) -> Splits:
     """Stratified, seeded train/validation split of the training images; test held out."""
-    from sklearn.model_selection import train_test_split
-
     arrays = load_source(data_dir, pickle_file, allow_pickle)
     x, y = arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS]
-    pool = stratified_subset(y, subset, seed) if subset else np.arange(len(y))
-    train_idx, val_idx = train_test_split(
-        pool, test_size=val_fraction, stratify=y[pool], random_state=seed
-    )
-    train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
+    train_idx, val_idx = split_indices(y, val_fraction=val_fraction, subset=subset, seed=seed)
     return Splits(
         x_train=x[train_idx],
         y_train=y[train_idx].astype(np.int64),

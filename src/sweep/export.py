@@ -18,20 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from . import metrics as M
-from .cli import (
+from .faults import first_line, storage_problem
+from .selection import base_seed
+from .shell import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_NO_ROOM,
+    Parser,
     error,
     nonblank,
+    read_store,
 )
-from .faults import first_line, storage_problem
-from .selection import base_seed
 from .store import (
     DEFAULT_TRACKING_URI,
     answered_with_error,
-    existing,
     is_the_store,
     shown,
     unwritable,
@@ -50,7 +51,7 @@ class BrokenRun(ExportError):
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m sweep export-best",
         description="Write the configuration a sweep selected as an experiment file.",
     )
@@ -115,7 +116,8 @@ def best_config(client: Any, parent: Any) -> dict[str, Any]:
         and isinstance(tree["train"].get("seed"), int)
     ):
         raise BrokenRun(f"run {best}: trained/config.yaml is not an experiment's config.")
-    tree["name"] = f"{tree['name']}_best"
+    # (a name is at most 200 characters: a long one gives up its end for the suffix)
+    tree["name"] = f"{tree['name'][: 200 - len('_best')].rstrip()}_best"
     tree["hypothesis"] = (
         f"The configuration sweep {parent.info.run_id} selected (trial run {best}) reaches its "
         "validation accuracy again."
@@ -142,7 +144,7 @@ def _export(args: argparse.Namespace) -> int:
     if why:
         error(f"cannot write --out {args.out}: {why}. Name a file the experiment may go to.")
         return EXIT_BAD_INPUT
-    uri = existing(args.tracking_uri)
+    uri = read_store(args.tracking_uri)
     if uri is None:
         return EXIT_BAD_INPUT
     if is_the_store(out, uri):
@@ -178,7 +180,7 @@ def _export(args: argparse.Namespace) -> int:
             error(f"{problem}. Make room (or allow the write), then run the command again.")
             return EXIT_NO_ROOM
         error(f"cannot write {out}: {exc.strerror or exc}.")
-        return EXIT_BAD_INPUT
+        return EXIT_FAILED  # (--out was checked: a fault of the moment, as in report)
     print(
         f"wrote {out}, the configuration sweep {parent.info.run_id} selected: run it with "
         f"python -m sweep {out}",

@@ -24,6 +24,9 @@ from .data import CLASS_NAMES  # noqa: E402
 from .stats import best_so_far, natural_key  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
+# titles and labels quote experiment names and values as written: "cost_$1_vs_$2" is text,
+# never a formula for matplotlib's mathtext to parse (and fail on)
+matplotlib.rcParams["text.parse_math"] = False
 
 SPLITS = {"train": (M.TRAIN_LOSS, M.TRAIN_ACCURACY), "validation": (M.VAL_LOSS, M.VAL_ACCURACY)}
 

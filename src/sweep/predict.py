@@ -21,19 +21,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import (
+from .faults import first_line, storage_problem
+from .shell import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_NO_ROOM,
+    Parser,
     error,
     nonblank,
+    read_store,
 )
-from .faults import first_line, storage_problem
 from .store import (
     DEFAULT_TRACKING_URI,
     answered_with_error,
-    existing,
     is_the_store,
     shown,
     unwritable,
@@ -49,7 +50,7 @@ class PredictError(Exception):
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m sweep predict",
         description="Score images with a model a sweep logged; write one label per line.",
     )
@@ -173,7 +174,7 @@ def _predict(args: argparse.Namespace) -> int:
     if why:
         error(f"cannot write --out {args.out}: {why}. Name a file the predictions may go to.")
         return EXIT_BAD_INPUT
-    uri = existing(args.tracking_uri)
+    uri = read_store(args.tracking_uri)
     if uri is None:
         return EXIT_BAD_INPUT
     if is_the_store(out, uri):
@@ -267,5 +268,5 @@ def _write(out: Path, predicted: Any, labels: Any, source: str) -> int:
             error(f"{problem}. Make room (or allow the write), then run the command again.")
             return EXIT_NO_ROOM
         error(f"cannot write {exc.filename or out}: {exc.strerror or exc}.")
-        return EXIT_BAD_INPUT
+        return EXIT_FAILED  # (--out was checked: a fault of the moment, as in report)
     return 0

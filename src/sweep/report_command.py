@@ -15,14 +15,8 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .cli import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_NO_ROOM,
-    error,
-    report_arguments,
-)
+from .cli import report_arguments
+from .shell import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ROOM, error
 
 if TYPE_CHECKING:
     from .report import Report

@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from . import cli
-from .cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ROOM
+from .shell import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ROOM, error, guarded
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig
@@ -83,25 +83,22 @@ def _device_problem(device: str) -> str | None:
 
 def _pickle_split_problem(config: ExperimentConfig, args: argparse.Namespace) -> str | None:
     """Whether the splits can be drawn from a ``--data-pickle`` file's own training images
-    (the config's check assumes Fashion-MNIST's 60,000): checked before the store is made.
-    A file that cannot be read is left to the sweep, which says why."""
+    (the config's check counts Fashion-MNIST's 60,000), by the data's own splitting of its
+    labels: checked before the store is made, like a file that cannot be read as the
+    baselines' pickle (bad input both)."""
     if not (args.data_pickle and args.allow_pickle):
         return None
-    import numpy as np
-
-    from .config import split_problem
-    from .data import TRAIN_LABELS, DataError, load_source
+    from .data import TRAIN_LABELS, DataError, load_source, split_problem_in
 
     try:
         labels = load_source(pickle_file=args.data_pickle, allow_pickle=True)[TRAIN_LABELS]
-    except DataError:
-        return None
-    counts = np.bincount(labels)
+    except DataError as exc:
+        return str(exc)
     data = config.data
-    classes = int((counts > 0).sum())
-    if classes and counts[counts > 0].min() < 2:
-        return "a class has a single training image: a stratified split needs two of each"
-    return split_problem(data.val_fraction, data.subset, available=len(labels), classes=classes)
+    problem = split_problem_in(
+        labels, val_fraction=data.val_fraction, subset=data.subset, seed=data.split_seed
+    )
+    return f"{args.data_pickle}: {problem}." if problem else None
 
 
 def _checked(args: argparse.Namespace) -> ExperimentConfig | int:
@@ -112,25 +109,25 @@ def _checked(args: argparse.Namespace) -> ExperimentConfig | int:
     try:
         config = load_experiment(args.experiment, cli.overrides_from(args))
     except ConfigError as exc:
-        cli.error(exc)
+        error(exc)
         return EXIT_BAD_INPUT
     if args.dry_run:
         cli.print_dry_run(config)
         return 0
     problem = _pickle_split_problem(config, args)
     if problem:
-        cli.error(f"{args.data_pickle}: {problem}.")
+        error(problem)
         return EXIT_BAD_INPUT
     from .store import StoreError, check
 
     try:  # once, with short timeouts, before anything is written (and before heavy imports)
         check(_store_uri(args), create=True)
     except StoreError as exc:
-        cli.error(exc)
+        error(exc)
         return EXIT_BAD_INPUT
     problem = None if _on_a_cluster(config, args) else _device_problem(config.train.device)
     if problem:
-        cli.error(f"{args.experiment}: {problem}")
+        error(f"{args.experiment}: {problem}")
         return EXIT_BAD_INPUT
     return config
 
@@ -147,8 +144,7 @@ def _run(args: argparse.Namespace, stop: GracefulStop) -> int:
     from .backends import BackendError
     from .config import ConfigError
     from .data import DataError, PickleError
-    from .faults import first_line
-    from .store import StoreError, shown
+    from .store import StoreError, answered_with_error
     from .sweep import run_sweep
 
     options = _options(args)
@@ -157,19 +153,14 @@ def _run(args: argparse.Namespace, stop: GracefulStop) -> int:
         result = run_sweep(config, args.experiment, options, stop)
     # resuming a sweep whose file changed, an unreadable pickle, a store of an older MLflow
     except (ConfigError, PickleError, StoreError) as exc:
-        cli.error(exc)
+        error(exc)
         return EXIT_BAD_INPUT
     except (DataError, BackendError) as exc:
-        cli.error(exc)
+        error(exc)
         return EXIT_FAILED
     except (MlflowException, SQLAlchemyError) as exc:  # the store answered with an error
-        first = shown(first_line(exc, "no details")[:500])
-        print(
-            f"error: the store {shown(options.tracking_uri)} answered with an error: {first}. "
-            "Finished trials are kept; fix the store, then run the same command again to "
-            "resume.",
-            file=sys.stderr,
-        )
+        then = "Finished trials are kept; fix the store, then run the same command to resume."
+        error(answered_with_error(options.tracking_uri, exc, then))
         return EXIT_FAILED
     code = cli.summary(result, options.tracking_uri, args.ui_port, config.name)
     if stop.is_set():  # the signal came as the sweep was ending: nothing is left to resume
@@ -201,4 +192,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -7,9 +7,11 @@ written). The lowest module of the command line: the others import from it.
 from __future__ import annotations
 
 import argparse
+import errno
+import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -21,41 +23,75 @@ MAX_MESSAGE = 1_000  # characters of one error paragraph (values in it are cut s
 
 def error(message: object) -> None:
     """One error paragraph on stderr: ``error: ...`` on one line, at most ``MAX_MESSAGE``
-    characters, whatever the values it quotes."""
-    text = " ".join(str(message).split())
+    characters whatever the values it quotes (a long one is cut in its middle, so that
+    what to do, at its end, stays)."""
+    text = re.sub(r"\s*[\r\n]+\s*", " ", str(message)).strip()
     if len(text) > MAX_MESSAGE:
-        text = text[: MAX_MESSAGE - 4] + " ..."
+        keep = MAX_MESSAGE - 5
+        text = f"{text[: keep * 2 // 3]} ... {text[-(keep - keep * 2 // 3) :]}"
     print(f"error: {text}", file=sys.stderr)
 
 
-class OutputLost(BaseException):
-    """Standard output can no longer be written (a full disk, a closed pipe): raised
-    through the command like an interrupt, so that no ``except Exception`` hides it."""
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose refusal of a flag is one line like every other error (not
+    its usage block): what is wrong, and where the flags are listed; status 2."""
 
-    def __init__(self, cause: OSError):
-        super().__init__(cause.strerror or str(cause))
-        self.errno = cause.errno
+    def error(self, message: str) -> NoReturn:
+        error(f"{self.prog}: {message}. See {self.prog} --help for the flags.")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def read_store(tracking_uri: str | None) -> str | None:
+    """The checked URI of the store a reading command names (:func:`sweep.store.existing`);
+    None once the reason it cannot be read is printed (the command exits 2)."""
+    from .store import StoreError, existing
+
+    try:
+        return existing(tracking_uri)
+    except StoreError as exc:
+        error(exc)
+        return None
+
+
+class OutputLost(BaseException):
+    """Standard output can no longer be written (a full disk, a closed pipe, a closed
+    descriptor): raised through the command like an interrupt, so that no ``except
+    Exception`` hides it."""
+
+    def __init__(self, cause: OSError | ValueError):
+        super().__init__(getattr(cause, "strerror", None) or str(cause))
+        self.errno = getattr(cause, "errno", None)
 
 
 class _Guarded:
-    """``sys.stdout`` whose write and flush raise :class:`OutputLost` instead of OSError."""
+    """``sys.stdout`` whose write and flush raise :class:`OutputLost` instead of OSError
+    (or ValueError: a closed file); ``None`` (started with ``>&-``) is a closed one."""
 
     def __init__(self, stream: Any):
         self._stream = stream
 
+    def _lost(self) -> OutputLost:
+        return OutputLost(OSError(errno.EBADF, "standard output is closed"))
+
     def write(self, text: str) -> int:
+        if self._stream is None:
+            raise self._lost()
         try:
             return self._stream.write(text)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise OutputLost(exc) from None
 
     def flush(self) -> None:
+        if self._stream is None:
+            return
         try:
             self._stream.flush()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise OutputLost(exc) from None
 
     def __getattr__(self, name: str) -> Any:
+        if self._stream is None:
+            raise self._lost()
         return getattr(self._stream, name)
 
 
@@ -63,7 +99,6 @@ def guarded(command: Callable[[], int]) -> int:
     """Run a sub-command in surroundings that may have gone: a working folder deleted
     under it, standard output that cannot be written (``>/dev/full``, ``| head -1``).
     Each ends the command with a non-zero status and at most one line, never a trace."""
-    import errno
     import os
 
     try:
@@ -83,7 +118,10 @@ def guarded(command: Callable[[], int]) -> int:
     except OutputLost as exc:
         _silence(stdout)
         if exc.errno != errno.EPIPE:  # a closed pipe: its reader has what it wanted
-            error(f"cannot write to standard output: {exc}. Send it somewhere with room.")
+            error(
+                f"cannot write to standard output: {exc}. Send it to a file or a pipe that "
+                "takes it."
+            )
         return EXIT_FAILED
     finally:
         sys.stdout = stdout

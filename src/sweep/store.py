@@ -14,7 +14,6 @@ import http.client
 import os
 import re
 import sqlite3
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -96,38 +95,35 @@ def as_command(uri: str) -> str:
     return shown(uri) + (" (type the password for ***)" if hides_password(uri) else "")
 
 
-def existing(tracking_uri: str | None) -> str | None:
+def existing(tracking_uri: str | None) -> str:
     """The checked, absolute URI of a store that must exist already (for the commands that
-    only read one: report, predict, export-best, ui); None after printing why it cannot be
-    used (one line, ``error: ...``: the caller exits with status 2). Only None means the
-    default store: an empty or blank URI (an unset shell variable) is refused."""
+    only read one: report, predict, export-best, ui); :class:`StoreError` where it cannot
+    be used (the caller prints it and exits with status 2). Only None means the default
+    store: an empty or blank URI (an unset shell variable) is refused."""
     try:
-        try:
-            uri = absolute_uri(DEFAULT_TRACKING_URI if tracking_uri is None else tracking_uri)
-        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
-            why = getattr(exc, "strerror", None) or exc
-            raise StoreError(f"--tracking-uri {shown(str(tracking_uri))}: {why}.") from None
-        if not uri.strip():
-            raise StoreError(
-                "--tracking-uri is empty. Name the store, or leave the flag out for "
-                f"{DEFAULT_TRACKING_URI}."
-            )
-        check(uri, create=False)
-    except StoreError as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # one line
-        return None
+        uri = absolute_uri(DEFAULT_TRACKING_URI if tracking_uri is None else tracking_uri)
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        why = getattr(exc, "strerror", None) or exc
+        raise StoreError(f"--tracking-uri {shown(str(tracking_uri))}: {why}.") from None
+    if not uri.strip():
+        raise StoreError(
+            "--tracking-uri is empty. Name the store, or leave the flag out for "
+            f"{DEFAULT_TRACKING_URI}."
+        )
+    check(uri, create=False)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return uri
 
 
-def answered_with_error(uri: str, exc: BaseException) -> str:
-    """One paragraph for an error a store reported while it was read (MLflow's or
-    SQLAlchemy's pages of text cut to their first line, the password hidden)."""
+def answered_with_error(
+    uri: str,
+    exc: BaseException,
+    then: str = "Nothing was written; check the store (or server), then run the command again.",
+) -> str:
+    """One paragraph for an error a store reported (MLflow's or SQLAlchemy's pages of text
+    cut to their first line, the password hidden), ending with what to do (``then``)."""
     first = shown(first_line(exc, "no details")[:500])
-    return (
-        f"the store {shown(uri)} answered with an error: {first}. Nothing was written; "
-        "check the store (or the server), then run the command again."
-    )
+    return f"the store {shown(uri)} answered with an error: {first}. {then}"
 
 
 _REFUSED = "permission denied, or a read-only file system"
@@ -188,6 +184,11 @@ def check(uri: str, *, create: bool) -> None:
     write to on opening it (a report, predict, export-best and ui only read): one without
     all of MLflow's tables or its Default experiment, or of an older schema."""
     which = kind(uri)
+    if which == "sqlite" and not Path(uri.removeprefix("sqlite:///")).name.strip():
+        raise StoreError(
+            f"--tracking-uri {shown(uri)} names no file: its file name is empty or blank (an "
+            "unset shell variable?). Name the store's file, e.g. sqlite:///mlflow.db."
+        )
     if which == "sqlite":
         _check_sqlite(uri, Path(uri.removeprefix("sqlite:///")), create)
     elif which == "server":

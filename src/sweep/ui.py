@@ -9,12 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .shell import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, error, nonblank
+from .shell import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    Parser,
+    error,
+    guarded,
+    nonblank,
+    read_store,
+)
 from .store import (
     DEFAULT_TRACKING_URI,
     absolute_uri,
     answered_with_error,
-    existing,
     older_mlflow,
     shown,
     sqlite_path,
@@ -54,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the links; 0 also where the SQLite file does not exist yet (nothing to link
     to), 2 for bad input (a flag, a URI of an unknown kind, a file that is no MLflow store,
     one MLflow would write to on opening it), 1 where the store answered with an error."""
-    p = argparse.ArgumentParser(prog="python -m sweep ui", description=__doc__)
+    p = Parser(prog="python -m sweep ui", description=__doc__)
     p.add_argument(
         "--tracking-uri", type=nonblank, default=DEFAULT_TRACKING_URI, help="the MLflow store"
     )
@@ -70,13 +78,14 @@ def main(argv: list[str] | None = None) -> int:
 def _links(args: argparse.Namespace) -> int:
     try:
         db = sqlite_path(absolute_uri(args.tracking_uri))
-        missing = db is not None and not db.exists() and not db.is_symlink()
+        missing = db is not None and bool(db.name.strip())
+        missing = missing and not db.exists() and not db.is_symlink()
     except (OSError, ValueError):  # a name too long: the check below says so
         missing = False
     if missing:
         print(f"no store at {db} yet: run a sweep first (make sweep)", file=sys.stderr)
         return 0
-    uri = existing(args.tracking_uri)  # never creates a store, nor writes to one
+    uri = read_store(args.tracking_uri)  # never creates a store, nor writes to one
     if uri is None:
         return EXIT_BAD_INPUT
     from .console import quiet_libraries
@@ -103,4 +112,4 @@ def _links(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))
