@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import gzip
 import io
 import os
@@ -222,6 +223,33 @@ def run_watched(
 
 
 # ----------------------------------------------------------------------------- processes
+@dataclasses.dataclass(frozen=True)
+class Done:
+    """What a command run in this process ended with: its status, stdout and stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_main(argv: list[str], folder: Path) -> Done:
+    """``python -m sweep ARGV`` in this process (its ``main``, guard included), in
+    ``folder``; an argparse refusal's SystemExit is its status."""
+    from sweep.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        contextlib.chdir(folder),
+    ):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = exc.code
+    return Done(code, out.getvalue(), err.getvalue())
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
 

@@ -20,7 +20,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXPERIMENTS, examples, tiny_sweep
+from conftest import EXPERIMENTS, examples, run_main, tiny_sweep
 from sweep import shell
 from sweep.__main__ import main
 from sweep.config import (
@@ -45,17 +45,8 @@ SETTINGS = settings(
 
 def run(argv: list[str], folder: Path) -> tuple[int, str, str]:
     """``python -m sweep ARGV`` in this process, in ``folder``: status, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-        contextlib.chdir(folder),
-    ):
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse's refusals
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
+    done = run_main(argv, folder)
+    return done.code, done.out, done.err
 
 
 PICKLE_WARNING = "loading pickled data from"  # (said before a pickle is read: it runs code)

@@ -14,21 +14,19 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
-import io
 import os
 import shutil
 import sqlite3
 import string
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, examples, run_cli, tiny_sweep
+from conftest import REPO, Done, examples, run_cli, run_main, tiny_sweep
 from sweep import export, predict, report_command, ui
 from sweep.store import kind, shown
 
@@ -47,26 +45,10 @@ SETTINGS = settings(
 )
 
 
-@dataclass(frozen=True)
-class Done:
-    code: int
-    out: str
-    err: str
-
-
 def run(command: str, argv: list[str], folder: Path) -> Done:
     """``python -m sweep COMMAND ARGV`` in this process, in ``folder``."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-        contextlib.chdir(folder),
-    ):
-        try:
-            code = COMMANDS[command](list(argv))
-        except SystemExit as exc:  # argparse's refusals
-            code = exc.code
-    return Done(code, out.getvalue(), err.getvalue())
+    assert command in COMMANDS
+    return run_main([command, *argv], folder)
 
 
 def one_line(done: Done, code: int, *words: str) -> None:

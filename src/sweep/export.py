@@ -18,28 +18,26 @@ from pathlib import Path
 from typing import Any
 
 from . import metrics as M
-from .faults import first_line, storage_problem
+from .faults import first_line
 from .selection import base_seed
 from .shell import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_NO_ROOM,
     Parser,
     error,
     nonblank,
     read_store,
+    reading,
+    write_failed,
 )
 from .store import (
     DEFAULT_TRACKING_URI,
+    NOT_FOUND,
     answered_with_error,
     is_the_store,
     shown,
     unwritable,
 )
-
-# what MLflow answers for a run that is not in the store
-NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 class ExportError(Exception):
@@ -131,11 +129,7 @@ def best_config(client: Any, parent: Any) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        return _export(args)
-    except KeyboardInterrupt:
-        error("interrupted (Ctrl-C); the store was not changed.")
-        return EXIT_INTERRUPTED
+    return reading(lambda: _export(args))
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -175,12 +169,7 @@ def _export(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     except OSError as exc:
-        problem = storage_problem(exc)
-        if problem:
-            error(f"{problem}. Make room (or allow the write), then run the command again.")
-            return EXIT_NO_ROOM
-        error(f"cannot write {out}: {exc.strerror or exc}.")
-        return EXIT_FAILED  # (--out was checked: a fault of the moment, as in report)
+        return write_failed(exc, out)
     print(
         f"wrote {out}, the configuration sweep {parent.info.run_id} selected: run it with "
         f"python -m sweep {out}",

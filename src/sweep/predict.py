@@ -21,19 +21,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .faults import first_line, storage_problem
+from .faults import first_line
 from .shell import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_NO_ROOM,
     Parser,
     error,
     nonblank,
     read_store,
+    reading,
+    write_failed,
 )
 from .store import (
     DEFAULT_TRACKING_URI,
+    NOT_FOUND,
     answered_with_error,
     is_the_store,
     shown,
@@ -41,8 +42,6 @@ from .store import (
 )
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
-# what MLflow answers for a model or run that is not in the store, or a malformed URI
-NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 class PredictError(Exception):
@@ -161,11 +160,7 @@ def report(labels: Any, predicted: Any, out: Path) -> str:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    try:
-        return _predict(args)
-    except KeyboardInterrupt:
-        error("interrupted (Ctrl-C); the store was not changed.")
-        return EXIT_INTERRUPTED
+    return reading(lambda: _predict(args))
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -263,10 +258,5 @@ def _write(out: Path, predicted: Any, labels: Any, source: str) -> int:
         if labels is not None:
             print(report(labels, predicted, out))
     except OSError as exc:
-        problem = storage_problem(exc)
-        if problem:
-            error(f"{problem}. Make room (or allow the write), then run the command again.")
-            return EXIT_NO_ROOM
-        error(f"cannot write {exc.filename or out}: {exc.strerror or exc}.")
-        return EXIT_FAILED  # (--out was checked: a fault of the moment, as in report)
+        return write_failed(exc, out)
     return 0

@@ -32,6 +32,30 @@ def error(message: object) -> None:
     print(f"error: {text}", file=sys.stderr)
 
 
+def write_failed(exc: OSError, out: object) -> int:
+    """Say why an output file could not be written (its place was checked before: this is
+    a fault of the moment), in one line; the exit status (3 for want of room or
+    permission, else 1)."""
+    from .faults import storage_problem
+
+    problem = storage_problem(exc)
+    if problem:
+        error(f"{problem}. Make room (or allow the write), then run the command again.")
+        return EXIT_NO_ROOM
+    error(f"cannot write {exc.filename or out}: {exc.strerror or exc}.")
+    return EXIT_FAILED
+
+
+def reading(command: Callable[[], int]) -> int:
+    """Run a command that only reads the store: Ctrl-C ends it with one line and status
+    130 (nothing to resume, nothing changed)."""
+    try:
+        return command()
+    except KeyboardInterrupt:
+        error("interrupted (Ctrl-C); the store was not changed.")
+        return EXIT_INTERRUPTED
+
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser whose refusal of a flag is one line like every other error (not
     its usage block): what is wrong, and where the flags are listed; status 2."""

@@ -37,6 +37,11 @@ KINDS_HINT = (
 )
 
 
+# what MLflow answers for a run, model or experiment that is not in the store, or a
+# malformed name of one
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 class StoreError(Exception):
     """A tracking store that cannot be used, explained in one paragraph."""
 

@@ -12,12 +12,12 @@ import sys
 from .shell import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     Parser,
     error,
     guarded,
     nonblank,
     read_store,
+    reading,
 )
 from .store import (
     DEFAULT_TRACKING_URI,
@@ -68,11 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--port", type=_port, default=UI_PORT, help="port of the local mlflow ui")
     args = p.parse_args(argv)
-    try:
-        return _links(args)
-    except KeyboardInterrupt:
-        error("interrupted (Ctrl-C); the store was not changed.")
-        return EXIT_INTERRUPTED
+    return reading(lambda: _links(args))
 
 
 def _links(args: argparse.Namespace) -> int:
