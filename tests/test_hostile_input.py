@@ -406,8 +406,10 @@ def test_names_the_schema_accepts_run_side_by_side_in_one_store(
     """Each name: a real sweep (its experiment, artifact folder, state file, and for the
     first a registered model) in one store; names that shared a state file before run as
     two sweeps, neither told that the other's experiment changed."""
+    import mlflow
     from mlflow.tracking import MlflowClient
 
+    before = (mlflow.get_tracking_uri(), os.environ.get("MLFLOW_EXPERIMENT_ID"))
     for i, name in enumerate(HOSTILE):
         assert accepted(name), name
         path = tmp_path / f"n{i}.yaml"
@@ -435,6 +437,14 @@ def test_names_the_schema_accepts_run_side_by_side_in_one_store(
     code, _, err = run(argv, tmp_path)
     assert code == 0, err
     assert load_experiment(tmp_path / "best.yaml").name == "x" * 195 + "_best"
+    # the registered model of the first name scores images, as the sweep's last lines say
+    model = f"models:/{HOSTILE[0]}@best"
+    argv = ["predict", model, "--out", "p.dat", "--data-dir", str(synthetic_dir)]
+    code, _, err = run(argv, tmp_path)
+    assert code == 0, err
+    assert len((tmp_path / "p.dat").read_text().splitlines()) == 10_000
+    # logging and loading a model left MLflow's process-wide state as it was
+    assert (mlflow.get_tracking_uri(), os.environ.get("MLFLOW_EXPERIMENT_ID")) == before
 
 
 @pytest.mark.sweep

@@ -116,32 +116,35 @@ def log_model(tracker: Tracker, run_id: str, model: Any, name: str, example: np.
     import torch
     from mlflow.models import infer_signature
 
+    from .tracking import fluent_store
+
     model = model.cpu().eval()
     with torch.inference_mode():
         output = model(torch.from_numpy(example)).numpy()
     run = tracker.retrying(lambda: tracker.client.get_run(run_id))
-    mlflow.set_tracking_uri(tracker.tracking_uri)  # log_model resolves both globally:
-    mlflow.set_experiment(experiment_id=run.info.experiment_id)  # (not "Default")
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)  # (no pip here)
-    info = tracker.retrying(
-        lambda: mlflow.pytorch.log_model(
-            model,
-            name="model",
-            run_id=run_id,
-            signature=infer_signature(example, output),
-            input_example=example,
-            serialization_format="pt2",
-            pip_requirements=_model_requirements(),
-        )
-    )
     client = tracker.client
-    tracker.retrying(lambda: _registered_model(client, name))
-    version = tracker.retrying(
-        lambda: client.create_model_version(
-            name, info.model_uri, run_id=run_id, model_id=info.model_id
+    # log_model resolves the store and the experiment (not "Default") globally, and so does
+    # the registry where it looks up the new version's source (models:/m-...)
+    with fluent_store(tracker.tracking_uri, run.info.experiment_id):
+        info = tracker.retrying(
+            lambda: mlflow.pytorch.log_model(
+                model,
+                name="model",
+                run_id=run_id,
+                signature=infer_signature(example, output),
+                input_example=example,
+                serialization_format="pt2",
+                pip_requirements=_model_requirements(),
+            )
         )
-    ).version
-    tracker.retrying(lambda: client.set_registered_model_alias(name, BEST_ALIAS, version))
+        tracker.retrying(lambda: _registered_model(client, name))
+        version = tracker.retrying(
+            lambda: client.create_model_version(
+                name, info.model_uri, run_id=run_id, model_id=info.model_id
+            )
+        ).version
+        tracker.retrying(lambda: client.set_registered_model_alias(name, BEST_ALIAS, version))
     return str(version)
 
 

@@ -205,9 +205,13 @@ def load(model: str, uri: str) -> tuple[str, Any]:
     import mlflow
     import mlflow.pytorch
 
-    mlflow.set_tracking_uri(uri)
+    from .tracking import fluent_store
+
     source = model_uri(model, mlflow.MlflowClient(uri))
-    with tempfile.TemporaryDirectory(prefix="sweep-predict-") as copy:
+    with (
+        fluent_store(uri),  # (load_model resolves the store globally)
+        tempfile.TemporaryDirectory(prefix="sweep-predict-") as copy,
+    ):
         return source, mlflow.pytorch.load_model(source, dst_path=copy, map_location="cpu")
 
 

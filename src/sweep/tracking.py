@@ -9,13 +9,14 @@ Nothing here decides anything about training; it records what it is given.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,6 +75,31 @@ _UNREACHABLE = (
     "too many 503 error responses",
     "too many 504 error responses",
 )
+
+
+@contextlib.contextmanager
+def fluent_store(uri: str, experiment_id: str | None = None) -> Iterator[None]:
+    """MLflow's fluent calls (``mlflow.pytorch.log_model``, ``load_model``), which resolve
+    the store and the experiment from process-wide state, pointed at ``uri`` (and the
+    experiment) for the block only: a notebook, or the next command run in the same
+    process, finds that state as it was."""
+    import mlflow
+    from mlflow.environment_variables import MLFLOW_EXPERIMENT_ID
+    from mlflow.tracking import fluent
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    active, env = fluent._active_experiment_id, os.environ.get(MLFLOW_EXPERIMENT_ID.name)
+    with _use_tracking_uri(uri):
+        try:
+            if experiment_id is not None:
+                mlflow.set_experiment(experiment_id=experiment_id)
+            yield
+        finally:
+            fluent._active_experiment_id = active
+            if env is None:
+                os.environ.pop(MLFLOW_EXPERIMENT_ID.name, None)
+            else:
+                os.environ[MLFLOW_EXPERIMENT_ID.name] = env
 
 
 def unreachable(exc: BaseException) -> str | None:
