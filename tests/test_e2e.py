@@ -127,6 +127,11 @@ def test_the_best_model_is_registered_and_predicts_as_logged(
     assert logged.experiment_id == parent.info.experiment_id  # not "Default"
     assert logged.artifact_location.startswith((exp12_store / "mlruns" / name).as_uri())
     best_run = client.get_run(version.run_id)
+    # as in a new process: MLflow reads MLFLOW_TRACKING_URI where nothing set its tracking
+    # URI (an in-process sweep or predict of another test may have: it wins over the variable)
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     model = mlflow.pyfunc.load_model(f"models:/{name}@best")
     images = np.random.default_rng(0).integers(0, 256, (3, 1, 28, 28)).astype(np.float32)

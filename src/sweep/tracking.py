@@ -79,27 +79,28 @@ _UNREACHABLE = (
 
 @contextlib.contextmanager
 def fluent_store(uri: str, experiment_id: str | None = None) -> Iterator[None]:
-    """MLflow's fluent calls (``mlflow.pytorch.log_model``, ``load_model``), which resolve
-    the store and the experiment from process-wide state, pointed at ``uri`` (and the
-    experiment) for the block only: a notebook, or the next command run in the same
-    process, finds that state as it was."""
+    """MLflow's fluent calls (``mlflow.pytorch.log_model``, ``load_model``) pointed at the
+    store ``uri`` and, for the block only, at an experiment. The store stays MLflow's
+    tracking URI after the block, as ``mlflow.set_tracking_uri`` leaves it: MLflow reads a
+    logged model's files through it (``runs:/RUN/model``, ``models:/...``), whichever
+    client asks. The active experiment and ``MLFLOW_EXPERIMENT_ID`` (which processes started
+    later would inherit) are put back as they were."""
     import mlflow
     from mlflow.environment_variables import MLFLOW_EXPERIMENT_ID
     from mlflow.tracking import fluent
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     active, env = fluent._active_experiment_id, os.environ.get(MLFLOW_EXPERIMENT_ID.name)
-    with _use_tracking_uri(uri):
-        try:
-            if experiment_id is not None:
-                mlflow.set_experiment(experiment_id=experiment_id)
-            yield
-        finally:
-            fluent._active_experiment_id = active
-            if env is None:
-                os.environ.pop(MLFLOW_EXPERIMENT_ID.name, None)
-            else:
-                os.environ[MLFLOW_EXPERIMENT_ID.name] = env
+    mlflow.set_tracking_uri(uri)
+    try:
+        if experiment_id is not None:
+            mlflow.set_experiment(experiment_id=experiment_id)
+        yield
+    finally:
+        fluent._active_experiment_id = active
+        if env is None:
+            os.environ.pop(MLFLOW_EXPERIMENT_ID.name, None)
+        else:
+            os.environ[MLFLOW_EXPERIMENT_ID.name] = env
 
 
 def unreachable(exc: BaseException) -> str | None:
