@@ -117,6 +117,52 @@ def test_table_matches_a_recomputation_from_mlflow(store: Path, report) -> None:
         assert f"{100 * mean_val[chosen]:.2f}% ±" in cells[6]
 
 
+def study_cells(stdout: str, name: str) -> list[str]:
+    """The row of sweep ``name`` in the table of the study's columns (the second table)."""
+    block = stdout.split("**The study's way of reporting**", 1)[1]
+    row = next(line for line in block.splitlines() if line.startswith(f"| {name} |"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def test_the_studys_columns_match_a_recomputation_from_mlflow(store: Path, report) -> None:
+    """Over every finished run of a sweep, whatever its configuration: the mean test
+    accuracy, the test accuracy of the run best on validation, and the best test accuracy
+    (the study's optimistic "best"); the published figures only where the study has one."""
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    for name in ("exp1_slow_lr", "exp2_fast_lr", "exp3_mid_lr"):
+        exp = client.get_experiment_by_name(name)
+        runs = client.search_runs([exp.experiment_id], f"tags.`{M.TAG_PARENT}` != ''")
+        done = [r for r in runs if r.info.status == "FINISHED"]
+        test = np.array([r.data.metrics[M.TEST_ACCURACY] for r in done])
+        val = np.array([r.data.metrics[M.MODEL_VAL_ACCURACY] for r in done])
+        cells = study_cells(report.stdout, name)
+        assert cells[2] == str(len(done)) == str(len(runs))
+        assert cells[3] == f"{100 * test.mean():.2f}%"
+        assert cells[4] == f"{100 * test[val.argmax()]:.2f}%"
+        assert cells[5] == f"{100 * test.max():.2f}%"
+        assert cells[6:] == ["–", "–"]  # (no published experiment of these names)
+
+
+def test_the_published_figures_stand_beside_their_experiment() -> None:
+    from sweep.render import PUBLISHED, study_table
+
+    summary = pd.DataFrame(
+        [
+            {"experiment": "exp7_steplr_decay", "sweep": "exp7_steplr_decay", "budget": "b",
+             "study_runs": 3, "study_mean": 0.9, "study_val_pick": 0.91, "study_best": 0.92},
+            {"experiment": "exp1_baseline_batchnorm", "sweep": "exp1_baseline_batchnorm",
+             "budget": "b", "study_runs": 0, "study_mean": float("nan"),
+             "study_val_pick": float("nan"), "study_best": float("nan")},
+        ]
+    )  # fmt: skip
+    rows = study_table(summary).rows
+    assert rows[0][3:] == ("90.00%", "91.00%", "92.00%", "93.44%", "93.08%")
+    assert rows[1][2:] == ("0", "–", "–", "–", "89.57%", "–")  # Round 1: best only
+    experiments = {p.stem: p for p in (REPO / "experiments").glob("exp*.yaml")}
+    names = {load_experiment(p).name for p in experiments.values()}
+    assert set(PUBLISHED) <= names  # every published row names an experiment file
+
+
 def test_files_are_written(store: Path, report) -> None:
     out = store / "reports"
     for name in (

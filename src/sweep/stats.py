@@ -148,6 +148,27 @@ def varying_params(unit: pd.DataFrame) -> list[str]:
     return [c for c in _param_columns(unit) if unit[c].nunique(dropna=True) > 1]
 
 
+def study_figures(unit: pd.DataFrame) -> dict[str, Any]:
+    """A sweep's test accuracy the way the published study reports it, over every complete
+    run whatever its configuration: the mean of all of them (``study_mean``, over
+    ``study_runs``), the run best on validation (``study_val_pick``: the honest one of the
+    three), and the best of any run (``study_best``: chosen on the figure it reports, so
+    optimistic)."""
+    done = unit[unit["status"] == "FINISHED"]
+    done = done[done[M.TEST_ACCURACY].notna()] if M.TEST_ACCURACY in done else done.iloc[:0]
+    if done.empty:
+        return {"study_runs": 0, "study_mean": math.nan, "study_val_pick": math.nan,
+                "study_best": math.nan}  # fmt: skip
+    test = done[M.TEST_ACCURACY].astype(float)
+    pick = done[M.VAL_ACCURACY].astype(float).idxmax()
+    return {
+        "study_runs": len(done),
+        "study_mean": float(test.mean()),
+        "study_val_pick": float(test[pick]),
+        "study_best": float(test.max()),
+    }
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per unit (a sweep, or pooled sweeps): its runs and failures, the selected
     configuration with the statistics of its runs, the budget and the training time.
@@ -171,6 +192,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
             "best_run_id": None,
         }
         _stat_columns(row, chosen)
+        row.update(study_figures(group))
         if len(chosen):  # the run that stands for the configuration: its best on validation
             row["best_run_id"] = chosen.loc[chosen[M.VAL_ACCURACY].astype(float).idxmax()][
                 "run_id"
