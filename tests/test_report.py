@@ -253,7 +253,7 @@ def test_one_row_per_sweep_unless_pooled(store: Path, tmp_path: Path, synthetic_
     assert done.returncode == 0, done.stderr
     tables = done.stdout.split("## Findings")[0]  # (the findings: a row per sweep again)
     rows = [line for line in tables.splitlines() if line.startswith("| exp3_mid_lr (sweep ")]
-    assert len(rows) == 4, done.stdout  # two in the summary, two in the comparison
+    assert len(rows) == 6, done.stdout  # two each: the summary, the study's way, comparison
     done = analyze(*where, "--pool", "--out", str(tmp_path / "b"), cwd=folder)
     assert done.returncode == 0, done.stderr
     client = MlflowClient(uri)
