@@ -25,8 +25,8 @@ from .shell import (
     EXIT_FAILED,
     Parser,
     error,
+    file_and_store,
     nonblank,
-    read_store,
     reading,
     write_failed,
 )
@@ -34,9 +34,7 @@ from .store import (
     DEFAULT_TRACKING_URI,
     NOT_FOUND,
     answered_with_error,
-    is_the_store,
     shown,
-    unwritable,
 )
 
 
@@ -134,15 +132,8 @@ def main(argv: list[str]) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    why = unwritable(out, folder=False)  # before the store is read or anything written
-    if why:
-        error(f"cannot write --out {args.out}: {why}. Name a file the experiment may go to.")
-        return EXIT_BAD_INPUT
-    uri = read_store(args.tracking_uri)
+    uri = file_and_store(args.out, args.tracking_uri, "experiment")
     if uri is None:
-        return EXIT_BAD_INPUT
-    if is_the_store(out, uri):
-        error(f"--out {args.out} is the store {shown(uri)} itself. Name another file.")
         return EXIT_BAD_INPUT
     from .console import quiet_libraries
 

@@ -32,6 +32,23 @@ def error(message: object) -> None:
     print(f"error: {text}", file=sys.stderr)
 
 
+def file_and_store(out: str, tracking_uri: str | None, what: str) -> str | None:
+    """The checked URI of the store a command reads before it writes the file ``out``
+    (``what`` goes into it), with ``out`` checked first: a place that cannot be that file,
+    or the store's own database; None once the reason is printed (the command exits 2)."""
+    from .store import is_the_store, shown, unwritable
+
+    why = unwritable(out, folder=False)  # before the store is read or anything written
+    if why:
+        error(f"cannot write --out {out}: {why}. Name a file the {what} may go to.")
+        return None
+    uri = read_store(tracking_uri)
+    if uri is not None and is_the_store(out, uri):
+        error(f"--out {out} is the store {shown(uri)} itself. Name another file.")
+        return None
+    return uri
+
+
 def write_failed(exc: OSError, out: object) -> int:
     """Say why an output file could not be written (its place was checked before: this is
     a fault of the moment), in one line; the exit status (3 for want of room or
