@@ -28,8 +28,8 @@ env: uv
 # The data: already verified somewhere on the search path, or Debian's package (where apt
 # and root are available), or torchvision's download into ./data (where the network is).
 data: env
-	@$(RUN) python -m sweep.data >/dev/null 2>&1 || $(MAKE) --no-print-directory fetch-data
-	@$(RUN) python -m sweep.data
+	@$(RUN) python -m sweep data >/dev/null 2>&1 || $(MAKE) --no-print-directory fetch-data
+	@$(RUN) python -m sweep data
 
 .PHONY: fetch-data
 fetch-data:
@@ -37,7 +37,7 @@ fetch-data:
 		apt-get install -y -qq $(DATASET_PKG) >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(DATASET_PKG) >/dev/null 2>&1; } || true; \
 	fi
-	@$(RUN) python -m sweep.data --download
+	@$(RUN) python -m sweep data --download
 
 setup: data
 
@@ -70,7 +70,7 @@ lint: env
 	$(RUN) ruff format --check src tests analyze_results.py benchmarks
 
 ui: env
-	@$(RUN) python -m sweep.ui --port 5001
+	@$(RUN) python -m sweep ui --port 5001
 	$(RUN) mlflow ui --port 5001
 
 clean:

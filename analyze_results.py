@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from sweep.report_command import main
-from sweep.shell import guarded
+from sweep.cli._shell import guarded
+from sweep.cli.report import main
 
 if __name__ == "__main__":
     sys.exit(guarded(lambda: main(prog="python analyze_results.py")))

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from sweep import metrics as M  # noqa: E402
+from sweep import names as M  # noqa: E402
 from sweep.config import load_experiment  # noqa: E402
-from sweep.sweep import RunOptions, run_sweep  # noqa: E402
+from sweep.search import RunOptions, run_sweep  # noqa: E402
 
 # A small CNN whose search holds learning rates that train well and ones that do not: the
 # kind of sweep pruning is for.

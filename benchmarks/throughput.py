@@ -28,9 +28,7 @@ sys.path[:0] = [
 from conventional import train_conventional  # noqa: E402
 
 from sweep.config import CNNConfig, MLPConfig, TrainConfig  # noqa: E402
-from sweep.data import Splits, make_splits  # noqa: E402
-from sweep.models import build_model, count_parameters  # noqa: E402
-from sweep.train import evaluate, fit  # noqa: E402
+from sweep.train import Splits, build_model, count_parameters, evaluate, fit, make_splits  # noqa: E402  # noqa: E402  # noqa: E402
 
 MODELS = {
     # name: (model config, batch size of its experiment)

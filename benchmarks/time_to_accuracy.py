@@ -27,10 +27,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from sweep.config import load_experiment  # noqa: E402
-from sweep.data import make_splits  # noqa: E402
-from sweep.models import build_model, count_parameters  # noqa: E402
-from sweep.train import choose_device, fit, resolve_precision  # noqa: E402
-from sweep.trial import final_figures  # noqa: E402
+from sweep.train import (  # noqa: E402  # noqa: E402
+    build_model,
+    choose_device,
+    count_parameters,
+    final_figures,  # noqa: E402
+    fit,
+    make_splits,  # noqa: E402
+    resolve_precision,
+)
 
 TARGETS = (0.93, 0.94, 0.945)
 FILES = ("experiments/exp12_winner.yaml", "experiments/exp15_fast.yaml")

@@ -32,7 +32,7 @@ import psutil
 import pytest
 import torch  # noqa: F401 (its CUDA bindings look for libraries with ldconfig: once, here)
 
-from sweep.data import FILES, DataError, find_data_dir
+from sweep.train import FILES, DataError, find_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
@@ -384,7 +384,7 @@ def write_mlp_sweep(
 
 def bare_tracker(uri: str = "sqlite:////nowhere/mlflow.db") -> Any:
     """A Tracker without a store behind it: for its retry and outage logic alone."""
-    from sweep.tracking import Tracker
+    from sweep.record import Tracker
 
     tracker = object.__new__(Tracker)
     tracker.tracking_uri, tracker.store_timeout, tracker.should_stop = uri, 180.0, None

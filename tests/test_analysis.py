@@ -12,8 +12,9 @@ import pytest
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
-from sweep import metrics as M
-from sweep import plots, stats
+from sweep import names as M
+from sweep.analysis import _figures as plots
+from sweep.analysis import _stats as stats
 from sweep.config import ConfigError, ExperimentConfig, SweepIdentity, validate
 
 

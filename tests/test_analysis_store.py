@@ -16,10 +16,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from scipy import stats as scipy_stats
 
 from conftest import loaded_in_chromium, tiny_sweep
-from sweep import metrics as M
+from sweep import names as M
 from sweep.config import load_experiment
 from sweep.report import build_report
-from sweep.sweep import RunOptions, run_sweep
+from sweep.search import RunOptions, run_sweep
 
 pytestmark = pytest.mark.sweep  # sweeps in this process, into a temporary store
 
@@ -257,12 +257,12 @@ def test_an_analysis_that_fails_is_a_warning_not_a_failed_sweep(
 ) -> None:
     from loguru import logger
 
-    import sweep.sweep
+    import sweep.record._sweep_run
 
     def fails(*args, **kwargs):
         raise RuntimeError("no forest today")
 
-    monkeypatch.setattr(sweep.sweep, "log_sweep_analysis", fails)
+    monkeypatch.setattr(sweep.record._sweep_run, "log_sweep_analysis", fails)
     path = tmp_path / "exp1_fails.yaml"
     path.write_text(tiny_sweep("exp1_fails", sweep={"log_model": False}))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -11,8 +11,10 @@ import sweep
 
 
 def test_the_public_names_resolve_to_the_modules_that_define_them() -> None:
-    from sweep import config, report, trial
-    from sweep import sweep as loop
+    from sweep.config import _loading as config
+    from sweep.report import _build as report
+    from sweep.search import _loop as loop
+    from sweep.train import _trial as trial
 
     assert sweep.load_experiment is config.load_experiment
     assert sweep.run_sweep is loop.run_sweep and sweep.RunOptions is loop.RunOptions

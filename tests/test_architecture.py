@@ -1,7 +1,9 @@
-"""The package's shape, read from its source: its modules sit in layers that import only
-downwards (the core knows nothing of tracking, the search loop, the report or the command
-line; tracking knows nothing of training), imports form no cycle, and no function is longer
-than a screen (the command line's table of flags aside), no class longer than 250 lines."""
+"""The package's shape, read from its source: one sub-package per concept, in an order in
+which each imports only from those before it (config → train → analysis → record → search
+→ report → cli, on a base of names, faults, signals and console), imports form no cycle,
+only ``record`` and ``report`` touch MLflow, training knows nothing of Hyperopt or MLflow,
+and no function is longer than a screen (the command line's tables of flags aside), no
+class longer than 250 lines."""
 
 from __future__ import annotations
 
@@ -15,68 +17,100 @@ PACKAGE = REPO / "src" / "sweep"
 MAX_LINES = 60
 MAX_CLASS_LINES = 250
 TABLES = {
-    ("cli.py", "run_arguments"),
-    ("cli.py", "report_arguments"),
+    ("_arguments.py", "run_arguments"),
+    ("_arguments.py", "report_arguments"),
 }  # argparse tables: one flag after another
 
+# lowest first (README, "Layout"): each imports only from its own and earlier ones
+BASE = ("names", "console", "signals", "faults")
+ORDER = (*BASE, "config", "train", "analysis", "record", "search", "report", "cli", "")
+MLFLOW_PACKAGES = {"record", "report"}  # the only ones that import MLflow
+# imported where they are used, not at the top: an optional extra, and a download
+LAZY_OUTSIDE = {"pyspark", "torchvision"}
+LAZY_FUNCTIONS = {("search._backends", "spark_trials")}  # SparkTrials: with the spark extra
 
-def imports(path: Path) -> set[str]:
-    """The package modules a module imports, at any level (lazy imports too)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sweep."):
-            found.add(node.module.split(".")[1])
+
+def module_name(path: Path) -> str:
+    """src/sweep/search/_loop.py -> 'search._loop'; src/sweep/__main__.py -> '__main__'."""
+    return ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+
+
+def package_of(module: str) -> str:
+    """The concept a module belongs to: its sub-package, a base module's own name, or ''
+    for the package's own __init__ and __main__ (above everything)."""
+    head = module.split(".")[0]
+    return "" if head in ("__init__", "__main__") else head
+
+
+def resolve(importer: str, node: ast.ImportFrom) -> list[str]:
+    """The modules of the package an ``from ... import`` names (a package's __init__ as
+    'pkg.__init__'; a name that is a module of a package counts as that module)."""
+    if node.level == 0:
+        if not (node.module or "").startswith("sweep"):
+            return []
+        base = node.module.split(".")[1:]
+    else:
+        parts = importer.split(".")[:-1]
+        parts = parts[: len(parts) - (node.level - 1)]
+        base = parts + (node.module.split(".") if node.module else [])
+    found = []
+    for alias in node.names if not node.module or node.level == 0 else [None]:
+        target = ".".join(base + ([alias.name] if alias else []))
+        if (PACKAGE / f"{target.replace('.', '/')}.py").is_file():
+            found.append(target)
+        elif (PACKAGE / target.replace(".", "/") / "__init__.py").is_file():
+            found.append(f"{target}.__init__" if target else "__init__")
+        elif alias:
+            found.append(".".join(base) + ".__init__" if base else "__init__")
+    if node.module and node.level and not found:
+        found.append(".".join(base))
     return found
 
 
-# the layers, lowest first (README, "Layout"): each imports only from its own and lower ones
-CORE = {
-    *("config", "space", "data", "models", "train", "evaluation", "selection"),
-    *("metrics", "faults", "signals", "console", "stats", "plots", "analysis"),
-}
-TRACKING = {"tracking", "artifacts", "store", "runs"}
-SEARCH = {"sweep", "trial", "resume", "backends", "pruning"}
-REPORT = {"report", "render"}
-COMMAND_LINE = {
-    *("__main__", "__init__", "shell", "cli", "run_command", "report_command"),
-    *("predict", "export", "ui"),
-}
-TRAINING = {"train", "models", "space"}  # (of the core: what trains a model)
+def sources() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
 
 
 @functools.cache
 def module_graph() -> dict[str, set[str]]:
-    graph = {p.stem: imports(p) for p in PACKAGE.glob("*.py")}
-    return {name: {m for m in deps if m in graph and m != name} for name, deps in graph.items()}
+    graph = {}
+    for path in sources():
+        name = module_name(path)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                deps.update(resolve(name, node))
+        graph[name] = deps - {name}
+    return graph
 
 
-def test_every_module_sits_in_one_layer() -> None:
-    layers = [CORE, TRACKING, SEARCH, REPORT, COMMAND_LINE]
-    assert sorted(module_graph()) == sorted(set().union(*layers))
-    assert sum(map(len, layers)) == len(set().union(*layers))
+def third_party(path: Path) -> set[str]:
+    """The top-level names of the outside modules a module imports, at any depth."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
 
 
-def test_the_core_imports_no_tracking_search_report_or_command_line_module() -> None:
-    graph = module_graph()
-    upward = {name: graph[name] - CORE for name in CORE}
-    assert not any(upward.values()), {k: v for k, v in upward.items() if v}
+def test_every_module_belongs_to_a_concept() -> None:
+    strays = [m for m in module_graph() if package_of(m) not in ORDER]
+    assert not strays, f"modules outside the packages of ORDER: {strays}"
+    assert {"config", "train", "analysis", "record", "search", "report", "cli"} <= {
+        package_of(m) for m in module_graph()
+    }
 
 
-def test_tracking_imports_no_training_and_nothing_above_it() -> None:
-    graph = module_graph()
-    for name in TRACKING:
-        assert not graph[name] & (TRAINING | SEARCH | REPORT | COMMAND_LINE), name
-
-
-def test_the_report_reads_the_store_and_never_trains() -> None:
-    graph = module_graph()
-    for name in REPORT:
-        assert not graph[name] & (TRAINING | SEARCH | COMMAND_LINE), (name, graph[name])
+def test_each_package_imports_only_from_the_packages_before_it() -> None:
+    upward = []
+    for module, deps in module_graph().items():
+        mine = ORDER.index(package_of(module))
+        for dep in deps:
+            if ORDER.index(package_of(dep)) > mine:
+                upward.append(f"{module} -> {dep}")
+    assert not upward, upward
 
 
 def test_no_import_cycle_among_the_modules() -> None:
@@ -87,46 +121,97 @@ def test_no_import_cycle_among_the_modules() -> None:
         assert name not in path, "import cycle: " + " -> ".join((*path, name))
         if name in done:
             return
-        for dep in sorted(graph[name]):
+        for dep in sorted(graph.get(name, ())):
             visit(dep, (*path, name))
         done.add(name)
 
     for name in sorted(graph):
         visit(name, ())
-    assert {"trial", "resume", "backends", "signals", "stats", "plots"} <= set(graph)
+
+
+def test_only_record_and_report_import_mlflow() -> None:
+    others = [
+        module_name(p)
+        for p in sources()
+        if package_of(module_name(p)) not in MLFLOW_PACKAGES and "mlflow" in third_party(p)
+    ]
+    assert not others, f"MLflow imported outside record/ and report/: {others}"
+
+
+def test_training_knows_nothing_of_hyperopt_or_the_store() -> None:
+    for path in (PACKAGE / "train").glob("*.py"):
+        outside = third_party(path) & {"mlflow", "hyperopt", "sqlalchemy", "pyspark"}
+        assert not outside, (path.name, outside)
+
+
+def test_the_analysis_is_pure() -> None:
+    """Tables and figures in, tables and figures out: no store, no search."""
+    for path in (PACKAGE / "analysis").glob("*.py"):
+        assert not third_party(path) & {"mlflow", "hyperopt", "sqlalchemy"}, path.name
+
+
+def test_imports_sit_at_the_top_except_at_the_command_line_boundary() -> None:
+    """A reader sees a module's dependencies in its first lines. Only the command line
+    (``cli/``, ``__main__``, ``__init__``) imports inside functions, so that ``--help``
+    and a refused flag answer before torch and MLflow load."""
+    inside = []
+    for path in sources():
+        module = module_name(path)
+        if package_of(module) in ("cli", ""):
+            continue
+        tree = ast.parse(path.read_text())
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if (module, function.name) in LAZY_FUNCTIONS:
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = ["." * node.level + (node.module or "")]
+                else:
+                    continue
+                if not any(name.split(".")[0] in LAZY_OUTSIDE for name in names):
+                    inside.append(f"{module}:{function.name}: {', '.join(names)}")
+    assert not inside, inside
+
+
+def test_the_command_line_loads_no_heavy_package_before_parsing() -> None:
+    """The modules a command's --help runs import only the base and one another at their
+    top: the concepts (and torch, MLflow, pandas) load inside the command's functions."""
+    heavy = {"config", "train", "analysis", "record", "search", "report"}
+    found = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level:
+                targets = {package_of(m) for m in resolve(module_name(path), node)}
+                if targets & heavy:
+                    found.append(f"{path.name}: {ast.unparse(node)}")
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                root = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                if root.split(".")[0] in {"torch", "mlflow", "pandas", "hyperopt", "numpy"}:
+                    found.append(f"{path.name}: {ast.unparse(node)}")
+    assert not found, found
 
 
 def test_no_function_is_longer_than_a_screen() -> None:
     long = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sources():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 lines = node.end_lineno - node.lineno + 1
                 if lines > MAX_LINES and (path.name, node.name) not in TABLES:
-                    long.append(f"{path.name}:{node.name} ({lines} lines)")
+                    long.append(f"{module_name(path)}:{node.name} ({lines} lines)")
     assert not long, long
 
 
 def test_no_class_is_longer_than_250_lines() -> None:
     long = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sources():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef):
                 lines = node.end_lineno - node.lineno + 1
                 if lines > MAX_CLASS_LINES:
-                    long.append(f"{path.name}:{node.name} ({lines} lines)")
+                    long.append(f"{module_name(path)}:{node.name} ({lines} lines)")
     assert not long, long
-
-
-def test_the_core_and_the_trial_never_call_mlflow_themselves() -> None:
-    """The core has no MLflow at all; a trial records through the Tracker and
-    :mod:`sweep.artifacts`, never through MLflow's own modules."""
-    for name in sorted(CORE | {"trial"}):
-        tree = ast.parse((PACKAGE / f"{name}.py").read_text())
-        modules = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                modules.add(node.module or "")
-        assert not [m for m in modules if m.startswith("mlflow")], name

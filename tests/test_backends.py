@@ -1,4 +1,4 @@
-"""Where trials run (sweep.backends): the local backend's small interface and the choices
+"""Where trials run (sweep.search): the local backend's small interface and the choices
 made before any Spark session exists. Spark itself is in test_spark."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from sweep import backends
 from sweep.config import ExperimentConfig
+from sweep.search import _backends as backends
 
 
 def test_the_spark_master_comes_from_the_flag_then_the_environment(monkeypatch) -> None:

@@ -102,8 +102,8 @@ def test_epoch_lines_at_most_every_30_seconds(monkeypatch) -> None:
 
 
 def test_the_best_five_configurations() -> None:
+    from sweep.analysis import TrialSummary
     from sweep.console import best_table
-    from sweep.trial import TrialSummary
 
     def run(cid: str, val: float, test: float) -> TrialSummary:
         params = {"model.dropout": int(cid[1:]) / 10}

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import examples, idx_bytes, write_idx_dir
-from sweep import data
-from sweep.data import DataError, find_data_dir, load_arrays, make_splits, read_idx
+from sweep.train import DataError, find_data_dir, load_arrays, make_splits, read_idx
+from sweep.train import _data as data
 
 
 def test_reads_and_verifies_synthetic_files(synthetic_dir: Path) -> None:
@@ -243,7 +243,7 @@ def test_a_gzip_bomb_is_refused_in_bounded_memory(bombs: dict[str, Path], kind: 
 def test_pickle_needs_explicit_permission_and_reads_both_layouts(tmp_path: Path) -> None:
     import pickle
 
-    from sweep.data import load_pickle
+    from sweep.train import load_pickle
 
     rng = np.random.default_rng(0)
     x_train, y_train = rng.random((50, 784)), np.arange(50) % 10  # floats in [0, 1], flat

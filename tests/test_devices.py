@@ -11,7 +11,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from conftest import EXPERIMENTS
-from sweep import metrics as M
+from sweep import names as M
 from sweep.__main__ import main
 from sweep.train import device_problem
 
@@ -73,12 +73,12 @@ def test_a_device_in_the_file_is_checked_too(
 def test_a_sweep_whose_every_trial_fails(
     tmp_path: Path, synthetic_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    import sweep.trial
+    import sweep.search._trial
 
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(sweep.trial, "train_trial", broken)
+    monkeypatch.setattr(sweep.search._trial, "train_trial", broken)
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "doomed.yaml"
     path.write_text(

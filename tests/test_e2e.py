@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import EXPERIMENTS, Watch, free_port, kill_tree, run_cli, run_watched, wait_for_exit
-from sweep import metrics as M
+from sweep import names as M
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +114,7 @@ def test_the_best_model_is_registered_and_predicts_as_logged(
     import mlflow.pyfunc
     import numpy as np
 
-    from sweep.predict import main as predict
+    from sweep.cli.predict import main as predict
 
     name = "exp12_optimized_training_full"
     uri = f"sqlite:///{exp12_store / 'mlflow.db'}"
@@ -336,8 +336,8 @@ def test_a_bf16_trained_model_predicts_exactly_what_its_run_logged(
     import mlflow.pyfunc
     import numpy as np
 
-    from sweep.data import make_splits
-    from sweep.predict import main as predict
+    from sweep.cli.predict import main as predict
+    from sweep.train import make_splits
 
     (tmp_path / "bf16.yaml").write_text(BF16_SWEEP)
     done = run_cli("bf16.yaml", "--no-progress", cwd=tmp_path)
@@ -370,9 +370,9 @@ def test_exp15_s_recipe_runs_and_its_logged_model_applies_the_tta(
     """exp15's file on a tiny budget: the residual network (narrowed here: scoring the
     10,000 test images twice, TTA, is most of this test's time), the one-cycle schedule,
     label smoothing and flip TTA in validation, test and the registered model alike."""
+    from sweep.cli.predict import main as predict
     from sweep.config import load_experiment
-    from sweep.models import build_model, count_parameters
-    from sweep.predict import main as predict
+    from sweep.train import build_model, count_parameters
 
     narrow = {"model.stem": 8, "model.widths": [16, 32]}
     sets = ("--set", "model.stem=8", "--set", "model.widths=[16, 32]")

@@ -1,4 +1,4 @@
-"""A trial's evaluation as numbers (sweep.evaluation): pure functions of labels and
+"""A trial's evaluation as numbers (sweep.analysis): pure functions of labels and
 predictions, checked against counts made by hand."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sweep import evaluation
-from sweep.data import CLASS_NAMES
+from sweep.analysis import _evaluation as evaluation
+from sweep.train import CLASS_NAMES
 
 Y_TRUE = np.array([0, 0, 1, 1, 2, 9])
 Y_PRED = np.array([0, 1, 1, 1, 2, 0])

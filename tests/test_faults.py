@@ -68,10 +68,10 @@ def test_a_read_only_folder_or_a_quota_is_named(code: int, words: str) -> None:
 
 
 def test_sqlite_s_disk_io_error_is_a_full_disk_where_the_folder_has_no_room(monkeypatch) -> None:
-    import sweep.tracking
+    import sweep.record._tracker
 
     monkeypatch.setattr(
-        sweep.tracking,
+        sweep.record._tracker,
         "folder_refuses_writes",
         lambda folder: f"no space left on the device: {folder}",
     )
@@ -104,7 +104,7 @@ def test_the_cause_is_found_through_the_exceptions_it_came_from() -> None:
 
 
 def test_the_sweep_state_is_never_half_written_on_a_full_disk(tmp_path: Path, monkeypatch) -> None:
-    from sweep import resume
+    from sweep.search import _state as resume
 
     path = tmp_path / "x.trials.pkl"
     resume.save(path, "the state before")
@@ -121,8 +121,8 @@ def test_the_sweep_state_is_never_half_written_on_a_full_disk(tmp_path: Path, mo
 
 
 def test_a_checkpoint_on_a_full_disk_stops_the_trial(tmp_path: Path, monkeypatch) -> None:
-    from sweep import trial
-    from sweep.trial import TrialCheckpoint
+    from sweep.train import TrialCheckpoint
+    from sweep.train._trial import torch_bytes
 
     ckpt = TrialCheckpoint(tmp_path / "trial-001.ckpt", "cid", 1)
 
@@ -136,7 +136,7 @@ def test_a_checkpoint_on_a_full_disk_stops_the_trial(tmp_path: Path, monkeypatch
         ckpt.saver("run")({"epoch": 3, "history": []})
     monkeypatch.undo()
     assert not list(tmp_path.iterdir())
-    assert trial.torch_bytes({"a": 1})  # (what is written: torch.save's bytes)
+    assert torch_bytes({"a": 1})  # (what is written: torch.save's bytes)
 
 
 def test_writing_passes_other_errors_through(tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXPERIMENTS, examples, run_main, tiny_sweep
-from sweep import shell
 from sweep.__main__ import main
+from sweep.cli import _shell as shell
 from sweep.config import (
     CLASSES,
     MAX_EXTENDS,
@@ -101,7 +101,7 @@ def test_every_accepted_name_has_a_short_portable_stem(name: str) -> None:
 def sweep_files(name: str) -> set[str]:
     """Every file and folder the sweeps of ``name`` keep in ``.sweep/`` (as the sweep
     names them), case-folded (macOS and Windows file systems ignore case)."""
-    from sweep import resume
+    from sweep.search import _state as resume
 
     base = resume.state_path("sqlite:////store/mlflow.db", name)
     out = set()
@@ -299,7 +299,7 @@ def splits_drawn(subset: int | None, val_fraction: float) -> bool:
     them on Fashion-MNIST's balanced 60,000 labels, each class on each side."""
     from sklearn.model_selection import train_test_split
 
-    from sweep.data import stratified_subset
+    from sweep.train import stratified_subset
 
     try:
         pool = stratified_subset(LABELS, subset, 0) if subset else np.arange(len(LABELS))
@@ -455,7 +455,7 @@ def test_an_earlier_versions_state_file_is_found_under_the_new_name(
 ) -> None:
     """An interrupted sweep of ``my sweep`` saved as ``my_sweep.trials.pkl`` (the earlier
     mapping) moves to its own file and resumes; ``my_sweep``'s own file is left alone."""
-    from sweep import resume
+    from sweep.search import _state as resume
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     path = tmp_path / "a.yaml"
@@ -535,7 +535,7 @@ def test_a_pickle_whose_classes_cannot_be_split_is_refused(
         ["-m", "sweep", "q.yaml", "--dry-run"],
         ["-m", "sweep", "--help"],
         ["-m", "sweep", "report", "--help"],
-        ["-m", "sweep.ui", "--help"],
+        ["-m", "sweep", "ui", "--help"],
         [str(Path(__file__).parents[1] / "analyze_results.py"), "--help"],
     ],
 )

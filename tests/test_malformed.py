@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sweep.sweep
+import sweep.search
 from conftest import examples
 from sweep.__main__ import main
 
@@ -172,7 +172,7 @@ def no_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
     def would_run(*args: Any, **kwargs: Any) -> None:
         raise WouldRun
 
-    monkeypatch.setattr(sweep.sweep, "run_sweep", would_run)
+    monkeypatch.setattr(sweep.search, "run_sweep", would_run)
 
 
 @pytest.mark.usefixtures("no_sweep")

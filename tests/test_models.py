@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sweep.config import CNNConfig, MLPConfig, WideDeepConfig, load_experiment
-from sweep.models import REGISTRY, build_model, count_parameters
+from sweep.train import REGISTRY, build_model, count_parameters
 
 CASES = {
     "cnn": CNNConfig(),

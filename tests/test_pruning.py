@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sweep.config import PrunerConfig
-from sweep.pruning import applies, is_rung, should_prune
+from sweep.search import applies, is_rung, should_prune
 
 MEDIAN = PrunerConfig(kind="median", warmup_epochs=1, min_trials=2)
 ASHA = PrunerConfig(kind="asha", min_epochs=1, eta=3)
@@ -53,9 +53,9 @@ def test_sibling_values_come_from_the_store_and_finished_histories_are_read_once
 ) -> None:
     """The other child runs' objective at a step: failed and killed ones left out, a run
     that has not reached the step left out, a finished run's history read only once."""
-    from sweep import metrics as M
-    from sweep.pruning import Siblings
-    from sweep.tracking import Tracker
+    from sweep import names as M
+    from sweep.record import Tracker
+    from sweep.search import Siblings
 
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = tracker.experiment_id("siblings")
@@ -109,7 +109,7 @@ class FakeSiblings:
 
 def pruning_check(objective: str, siblings: FakeSiblings):
     from sweep.config import ExperimentConfig
-    from sweep.trial import _pruner
+    from sweep.search._trial import _pruner
 
     config = ExperimentConfig.model_validate(
         {
@@ -146,7 +146,7 @@ def test_the_runs_owed_to_the_best_configurations_are_never_pruned(monkeypatch) 
     """The repeats phase runs its trials with prune=False (and a local repeat is a repeat)."""
     import inspect
 
-    import sweep.trial as trial
+    import sweep.search._trial as trial
     from sweep.config import ExperimentConfig
 
     calls: list[tuple] = []
@@ -167,9 +167,9 @@ def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> Non
     epochs; the second is stopped after epoch 2, tagged, recorded FINISHED, not selected."""
     from mlflow.tracking import MlflowClient
 
-    from sweep import metrics as M
+    from sweep import names as M
     from sweep.config import load_experiment
-    from sweep.sweep import RunOptions, run_sweep
+    from sweep.search import RunOptions, run_sweep
 
     path = tmp_path / "prune.yaml"
     path.write_text(
@@ -193,8 +193,8 @@ def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> Non
     assert result.best.run_id == first.info.run_id
 
     # the report reads the tag: the pruned run is counted, never selected nor averaged
+    from sweep.analysis import mark_selected
     from sweep.report import load_runs
-    from sweep.stats import mark_selected
 
     frame = load_runs(uri).runs
     assert dict(zip(frame["run_id"], frame["status"], strict=True)) == {
@@ -206,8 +206,8 @@ def test_a_sweep_prunes_the_trial_that_is_behind(tmp_path, synthetic_dir) -> Non
 
 
 def test_a_pruned_run_is_never_selected() -> None:
-    from sweep.sweep import SweepResult
-    from sweep.trial import STATUS_OK, TrialSummary
+    from sweep.analysis import SweepResult, TrialSummary
+    from sweep.search import STATUS_OK
 
     def run(n: int, val: float, pruned: bool) -> TrialSummary:
         return TrialSummary(

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from sweep import metrics as M
+from sweep import names as M
 from sweep.config import (
     AugmentConfig,
     ConfigError,
@@ -22,20 +22,17 @@ from sweep.config import (
     TrainConfig,
     validate,
 )
-from sweep.models import build_model, count_parameters
-from sweep.train import (
+from sweep.train import build_model, count_parameters
+from sweep.train._augment import cutout, erase
+from sweep.train._fit import (
     _averaged,
     batches_per_epoch,
-    cutout,
     decay_weights,
-    erase,
-    evaluate,
     fit,
     make_optimizer,
     make_scheduler,
-    predict_logits,
-    to_input,
 )
+from sweep.train._scoring import evaluate, predict_logits, to_input
 from test_train import tiny_splits
 
 

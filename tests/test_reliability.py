@@ -22,7 +22,7 @@ from conftest import (
     wait_until,
     write_mlp_sweep,
 )
-from sweep import metrics as M
+from sweep import names as M
 from sweep.__main__ import main
 
 
@@ -152,7 +152,7 @@ def test_a_running_sweep_is_never_run_twice_at_once(tmp_path: Path, synthetic_di
 def test_fresh_starts_a_new_sweep(
     tmp_path: Path, synthetic_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sweep import resume as st
+    from sweep.search import _state as st
 
     path = write_sweep(tmp_path, "fresh", epochs=1, subset=1000)
     monkeypatch.chdir(tmp_path)
@@ -376,22 +376,20 @@ def test_a_trial_going_on_with_another_device_keeps_its_params_and_says_so(
 ) -> None:
     """Started on CUDA, continued on the CPU: MLflow refuses a changed param, so the run
     keeps its first ones and the tag sweep.resumed_on names the device it went on with."""
-    from sweep.tracking import Tracker
-    from sweep.trial import _log_params
+    from sweep.record import Tracker, TrialRun
 
     tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     run_id = tracker.start_run(tracker.experiment_id("moved"), "trial-001", {})
     first = {"train.epochs": 6, "resolved.device": "cuda", "resolved.precision": "bf16"}
-    _log_params(tracker, run_id, first, {})
+    TrialRun(tracker, run_id).params(first)
     assert M.TAG_RESUMED_ON not in tracker.get_run(run_id).data.tags
     earlier = dict(tracker.get_run(run_id).data.params)
-    _log_params(
-        tracker, run_id, {**first, "resolved.device": "cpu", "resolved.precision": "fp32"}, earlier
-    )
+    going_on = TrialRun(tracker, run_id, earlier)
+    going_on.params({**first, "resolved.device": "cpu", "resolved.precision": "fp32"})
     run = tracker.get_run(run_id)
     assert run.data.params["resolved.device"] == "cuda"
     assert run.data.tags[M.TAG_RESUMED_ON] == "cpu fp32"
-    _log_params(tracker, run_id, first, earlier)  # same device again: nothing to say
+    going_on.params(first)  # same device again: nothing to say
     assert tracker.get_run(run_id).data.tags[M.TAG_RESUMED_ON] == "cpu fp32"
 
 
@@ -400,7 +398,7 @@ def test_a_checkpoint_that_cannot_be_written_is_a_warning(tmp_path: Path, capsys
     nothing half-written is left."""
     from loguru import logger
 
-    from sweep.trial import TrialCheckpoint
+    from sweep.train import TrialCheckpoint
 
     (tmp_path / "not-a-folder").write_text("")
     ckpt = TrialCheckpoint(tmp_path / "not-a-folder" / "trial-001.ckpt", "cid", 1)

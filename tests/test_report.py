@@ -16,11 +16,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import REPO, loaded_in_chromium, run_cli, tiny_sweep
-from sweep import metrics as M
+from sweep import names as M
+from sweep.analysis import compare
 from sweep.config import load_experiment
 from sweep.report import markers
-from sweep.stats import compare
-from sweep.sweep import RunOptions, run_sweep
+from sweep.search import RunOptions, run_sweep
 
 pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
 
@@ -144,7 +144,7 @@ def test_the_studys_columns_match_a_recomputation_from_mlflow(store: Path, repor
 
 
 def test_the_published_figures_stand_beside_their_experiment() -> None:
-    from sweep.render import PUBLISHED, study_table
+    from sweep.report import PUBLISHED, study_table
 
     summary = pd.DataFrame(
         [
@@ -381,8 +381,8 @@ def test_the_command_in_a_new_process(store: Path, tmp_path: Path) -> None:
 
 def test_a_confusion_matrix_not_drawn_is_drawn_from_its_numbers(tmp_path: Path) -> None:
     """A selected run with confusion_matrix.csv but no figure: the report draws it."""
-    from sweep.data import CLASS_NAMES
-    from sweep.report import _selected_confusion_matrix
+    from sweep.report._build import _selected_confusion_matrix
+    from sweep.train import CLASS_NAMES
 
     table = pd.DataFrame(np.eye(10, dtype=int) * 900, columns=CLASS_NAMES)
     table.insert(0, "true", CLASS_NAMES)

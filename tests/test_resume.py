@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 from hyperopt import Trials
 
-from sweep import resume
 from sweep.config import SweepIdentity
+from sweep.search import _state as resume
 
 IDENTITY = SweepIdentity(config="c" * 16, search="s" * 16, setup="u" * 16)
 

@@ -18,13 +18,11 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from conftest import REPO, tiny_sweep
-from sweep import metrics as M
-from sweep import selection
-from sweep import trial as trial_module
+from sweep import names as M
+from sweep.analysis import _selection as selection
 from sweep.config import ConfigError, load_experiment
-from sweep.data import Splits
-from sweep.models import build_model
-from sweep.trial import TrialOutcome
+from sweep.search import _trial as trial_module
+from sweep.train import Splits, TrialOutcome, build_model
 
 pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
 
@@ -76,9 +74,9 @@ def fake_outcome(trial, ctx, device=None, **hooks) -> TrialOutcome:
 @pytest.fixture(autouse=True)
 def no_figures(monkeypatch) -> None:
     """The runs' figures and reports are not what these tests look at (test_sweep's are)."""
-    from sweep import artifacts
+    from sweep.record import _trial_run
 
-    monkeypatch.setattr(artifacts, "log_evaluation", lambda *args, **kwargs: None)
+    monkeypatch.setattr(_trial_run, "log_evaluation", lambda *args, **kwargs: None)
 
 
 @pytest.fixture
@@ -98,7 +96,7 @@ def run_cli_here(*args: str, cwd: Path) -> tuple[int, str]:
 
 def sweep_case(tmp_path: Path, data: Path, name: str, sweep: str) -> tuple:
     """An experiment file with this ``sweep:`` block, its config, a store and run options."""
-    from sweep.sweep import RunOptions
+    from sweep.search import RunOptions
 
     path = tmp_path / f"{name}.yaml"
     path.write_text(selection_sweep(name, sweep))
@@ -170,7 +168,7 @@ def test_grid_runs_each_combination_once_per_seed_and_selects_on_validation(
 def test_a_duplicate_proposal_is_a_repeat_with_its_own_seed(
     tmp_path: Path, synthetic_dir: Path, fake_training
 ) -> None:
-    from sweep.sweep import run_sweep
+    from sweep.search import run_sweep
 
     # 5 proposals over 3 values: at least two are duplicates
     sweep = "{algo: random, max_evals: 5, seed: 1}"
@@ -196,7 +194,7 @@ def test_a_duplicate_proposal_is_a_repeat_with_its_own_seed(
 def test_repeats_train_the_best_configurations_until_each_has_n_runs(
     tmp_path: Path, synthetic_dir: Path, fake_training
 ) -> None:
-    from sweep.sweep import run_sweep
+    from sweep.search import run_sweep
 
     sweep = "{algo: random, max_evals: 3, seed: 3, repeats: 3, repeat_top: 2}"
     path, config, uri, options = sweep_case(tmp_path, synthetic_dir, "rep_case", sweep)
@@ -235,8 +233,8 @@ def test_grid_needs_choice_dimensions(tmp_path: Path) -> None:
 def test_a_sweep_cut_off_in_its_repeats_resumes_them(
     tmp_path: Path, synthetic_dir: Path, monkeypatch
 ) -> None:
+    from sweep.search import run_sweep
     from sweep.signals import SweepInterrupted
-    from sweep.sweep import run_sweep
 
     calls = []
 
@@ -367,12 +365,12 @@ def test_export_best_writes_the_selected_configuration_as_a_runnable_file(
 def test_a_model_that_cannot_be_logged_is_a_warning_not_a_failed_sweep(
     tmp_path: Path, synthetic_dir: Path, fake_training, monkeypatch
 ) -> None:
-    import sweep.sweep
+    import sweep.record._sweep_run
 
     def fails(*args, **kwargs):
         raise RuntimeError("export failed")
 
-    monkeypatch.setattr(sweep.sweep, "log_model", fails)
+    monkeypatch.setattr(sweep.record._sweep_run, "log_model", fails)
     path, _, uri, _ = sweep_case(tmp_path, synthetic_dir, "no_model", "{algo: grid}")
     code, out = run_cli_here(str(path), "--tracking-uri", uri, "--data-dir", str(synthetic_dir),
                              "--no-progress", cwd=tmp_path)  # fmt: skip

@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import tiny_sweep
-from sweep import metrics as M
+from sweep import names as M
 from sweep.__main__ import main
 
 pytestmark = pytest.mark.slow  # a dozen sweeps
@@ -83,9 +83,9 @@ def ctrl_c_on_call(patch: pytest.MonkeyPatch, module, name: str, times: int = 1)
 
 
 def test_before_the_store_is_touched(tmp_path, synthetic_dir, patch, capsys) -> None:
-    import sweep.data
+    import sweep.search._loop
 
-    ctrl_c_on_call(patch, sweep.data, "load_source")
+    ctrl_c_on_call(patch, sweep.search._loop, "load_source")  # (the data's first check)
     args = [*sweep_args(tmp_path, "early", synthetic_dir), "--fresh"]
     err = interrupted(args, capsys)
     assert not (tmp_path / "mlflow.db").exists()  # nothing written
@@ -94,14 +94,14 @@ def test_before_the_store_is_touched(tmp_path, synthetic_dir, patch, capsys) -> 
 
 
 def test_while_the_store_is_created(tmp_path, synthetic_dir, patch, capsys) -> None:
-    import sweep.sweep
+    import sweep.search._loop
 
-    class Interrupting(sweep.sweep.Tracker):
+    class Interrupting(sweep.search._loop.Tracker):
         def __init__(self, *args):
             ctrl_c()  # arrives while the store is being created
             super().__init__(*args)
 
-    patch.setattr(sweep.sweep, "Tracker", Interrupting)
+    patch.setattr(sweep.search._loop, "Tracker", Interrupting)
     args = sweep_args(tmp_path, "startup", synthetic_dir)
     interrupted(args, capsys)
     found = runs(tmp_path, "startup")
@@ -111,7 +111,7 @@ def test_while_the_store_is_created(tmp_path, synthetic_dir, patch, capsys) -> N
 
 
 def test_between_trials(tmp_path, synthetic_dir, patch, capsys) -> None:
-    from sweep import resume
+    from sweep.search import _state as resume
 
     real = resume.save
 
@@ -132,9 +132,11 @@ def test_between_trials(tmp_path, synthetic_dir, patch, capsys) -> None:
 
 
 def test_while_the_summary_is_written(tmp_path, synthetic_dir, patch, capsys) -> None:
-    import sweep.sweep
+    import sweep.search._loop
 
-    ctrl_c_on_call(patch, sweep.sweep, "record_sweep")  # the summary is written as it arrives
+    ctrl_c_on_call(
+        patch, sweep.search._loop, "record_sweep"
+    )  # the summary is written as it arrives
     args = sweep_args(tmp_path, "summary", synthetic_dir)
     interrupted(args, capsys)
     found = runs(tmp_path, "summary")
@@ -146,9 +148,9 @@ def test_while_the_summary_is_written(tmp_path, synthetic_dir, patch, capsys) ->
 
 
 def test_a_second_signal_stops_at_once(tmp_path, synthetic_dir, patch, capsys) -> None:
-    import sweep.train
+    import sweep.train._fit
 
-    ctrl_c_on_call(patch, sweep.train, "_step_scheduler", times=2)  # in trial 1's first epoch
+    ctrl_c_on_call(patch, sweep.train._fit, "_step_scheduler", times=2)  # in trial 1's first epoch
     args = sweep_args(tmp_path, "twice", synthetic_dir)
     interrupted(args, capsys)
     found = runs(tmp_path, "twice")

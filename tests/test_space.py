@@ -5,7 +5,7 @@ from hyperopt import Trials, fmin, rand
 
 from conftest import EXPERIMENTS
 from sweep.config import load_experiment
-from sweep.space import apply_sample, build_space
+from sweep.search import apply_sample, build_space
 
 
 def sample_configs(path, n=20):
@@ -59,6 +59,6 @@ def test_sampling_is_reproducible_with_a_seed() -> None:
 
 def test_every_distribution_kind_has_one_builder() -> None:
     from sweep.config import DISTRIBUTIONS
-    from sweep.space import BUILDERS
+    from sweep.search import BUILDERS
 
     assert set(BUILDERS) == set(DISTRIBUTIONS)

@@ -11,9 +11,7 @@ import torch
 
 from conftest import REPO
 from sweep.config import MLPConfig, TrainConfig
-from sweep.data import make_splits
-from sweep.models import build_model
-from sweep.train import evaluate, fit
+from sweep.train import build_model, evaluate, fit, make_splits
 
 pytestmark = pytest.mark.slow  # the real data
 

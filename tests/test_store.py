@@ -29,9 +29,9 @@ from conftest import (
     wait_until,
     write_mlp_sweep,
 )
-from sweep import metrics as M
+from sweep import names as M
 from sweep.__main__ import main
-from sweep.store import StoreError, check
+from sweep.record import StoreError, check
 
 
 def tiny(folder: Path, name: str, epochs: int = 1, subset: int = 1000) -> Path:
@@ -115,7 +115,7 @@ def test_unknown_kinds_of_store_are_named(tmp_path: Path, monkeypatch, capsys) -
 
 
 def test_passwords_are_never_shown() -> None:
-    from sweep.store import shown
+    from sweep.record import shown
 
     assert (
         shown("postgresql+psycopg://me:s3:cr3t@db:5432/x")
@@ -133,8 +133,8 @@ def test_passwords_are_never_shown() -> None:
 def test_a_store_that_never_answers_stops_within_the_timeout() -> None:
     """On opening it (a trial's first call) as on any later call: retried, said once on the
     console, then StoreLost; a Ctrl-C meanwhile gives up at once."""
+    from sweep.record import Tracker
     from sweep.signals import StoreLost
-    from sweep.tracking import Tracker
 
     uri = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
@@ -148,7 +148,7 @@ def test_a_store_that_never_answers_stops_within_the_timeout() -> None:
 
 
 def test_only_a_store_that_does_not_answer_is_waited_for() -> None:
-    from sweep.tracking import unreachable
+    from sweep.record import unreachable
 
     assert unreachable(OSError("[Errno 111] Connection refused")) == "connection refused"
     # MLflow's words for a server that answers 500: an error to report, not an outage
@@ -196,7 +196,7 @@ def test_a_server_that_answers_500_is_an_error_not_an_outage(
 def test_a_spark_trial_that_lost_the_store_stops_the_sweep() -> None:
     from hyperopt import Trials
 
-    from sweep.backends import cancel_when_store_lost, store_lost
+    from sweep.search import cancel_when_store_lost, store_lost
 
     trials = Trials()
     trials.insert_trial_doc(

@@ -27,8 +27,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, Done, examples, run_cli, run_main, tiny_sweep
-from sweep import export, predict, report_command, ui
-from sweep.store import kind, shown
+from sweep.cli import export_best as export
+from sweep.cli import predict, ui
+from sweep.cli import report as report_command
+from sweep.record import kind, shown
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "report": report_command.main,
@@ -324,7 +326,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, synthetic_dir: Path) -> Path
     """A folder with mlflow.db: one finished 2-trial sweep, its selected model registered
     (models:/exp1_tiny@best), and the sweep's experiment file."""
     from sweep.config import load_experiment
-    from sweep.sweep import RunOptions, run_sweep
+    from sweep.search import RunOptions, run_sweep
 
     folder = tmp_path_factory.mktemp("subcommands")
     path = folder / f"{NAME}.yaml"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweep import metrics as M
+from sweep import names as M
 from sweep.config import load_experiment
-from sweep.sweep import RunOptions, no_progress_stop, run_sweep
+from sweep.search import RunOptions, no_progress_stop, run_sweep
 
 pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
 
@@ -105,7 +105,7 @@ def test_trial_figures_draws_every_trials_figures(tmp_path: Path, synthetic_dir:
 def test_each_trial_records_its_data_as_dataset_inputs(tiny_sweep, synthetic_dir) -> None:
     """Training, validation and test splits as MLflow dataset inputs, with the digest of
     all their bytes: the same for every trial of a sweep on the same data."""
-    from sweep.data import digest, make_splits
+    from sweep.train import digest, make_splits
 
     result, client = tiny_sweep
     splits = make_splits(synthetic_dir, subset=1000, val_fraction=0.1, seed=0)
@@ -181,12 +181,12 @@ def test_no_progress_stop_looks_only_at_finished_trials() -> None:
 def test_a_parent_that_cannot_be_set_up_is_not_left_running(
     tmp_path, synthetic_dir, monkeypatch
 ) -> None:
-    import sweep.sweep
+    import sweep.record._sweep_run
 
     def broken(config):
         raise RuntimeError("the artifact store refused the file")
 
-    monkeypatch.setattr(sweep.sweep, "to_yaml", broken)
+    monkeypatch.setattr(sweep.record._sweep_run, "to_yaml", broken)
     with pytest.raises(RuntimeError, match="refused"):
         run_tiny(tmp_path, synthetic_dir)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -222,8 +222,8 @@ def test_each_part_of_the_identity_leaves_out_what_it_is_named_for(tmp_path) -> 
 
 
 def test_an_unreadable_state_file_is_a_clear_error(tmp_path, synthetic_dir, monkeypatch, capsys):
-    from sweep import resume
     from sweep.__main__ import main
+    from sweep.search import _state as resume
 
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY)
@@ -241,7 +241,7 @@ def test_predict_by_run_id_and_its_errors(tiny_sweep, synthetic_dir, tmp_path, c
     """The selected run's id scores the test set with exactly its logged accuracy; a run
     without a model, a malformed MODEL, a missing images file, --labels alone and an
     unwritable output are each one paragraph and status 2."""
-    from sweep.predict import main as predict
+    from sweep.cli.predict import main as predict
 
     result, client = tiny_sweep
     uri = client.tracking_uri

@@ -11,10 +11,10 @@ import pytest
 from loguru import logger
 from mlflow.tracking import MlflowClient
 
-from sweep import metrics as M
+from sweep import names as M
 from sweep.config import ConfigError, load_experiment
+from sweep.search import RunOptions, run_sweep
 from sweep.signals import SweepInterrupted
-from sweep.sweep import RunOptions, run_sweep
 
 pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
 
@@ -142,15 +142,15 @@ def test_a_time_budget_starts_no_trial_after_it_and_the_same_command_goes_on(
 ) -> None:
     import time
 
-    import sweep.trial
+    import sweep.search._trial
 
-    train = sweep.trial.train_trial
+    train = sweep.search._trial.train_trial
 
     def slow_trial(*args, **kwargs):  # outlasts the 0.5 s budget on any machine
         time.sleep(0.6)
         return train(*args, **kwargs)
 
-    monkeypatch.setattr(sweep.trial, "train_trial", slow_trial)
+    monkeypatch.setattr(sweep.search._trial, "train_trial", slow_trial)
     slow = CONTROLS.replace("epochs: 3", "epochs: 1")
     result, client = run(tmp_path, synthetic_dir, slow, max_evals=2, time_budget="0.5s")
     assert len(result.trials) == 1 and result.ended_by == "time_budget"
@@ -188,7 +188,7 @@ def test_a_time_budget_with_epoch_grace_stops_the_running_trial_resumably(
 
 def test_a_trial_config_has_no_starting_points_so_export_best_reloads_it() -> None:
     from sweep.config import validate
-    from sweep.space import apply_sample
+    from sweep.search import apply_sample
 
     config = validate(
         {

@@ -1,4 +1,4 @@
-"""The tracker's own logic (sweep.tracking), without a store behind it: retrying while
+"""The tracker's own logic (sweep.record), without a store behind it: retrying while
 SQLite is busy, waiting out a store that does not answer, and giving up after
 --store-timeout, at once from then on. A real outage is in test_reliability."""
 
@@ -8,8 +8,8 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from conftest import bare_tracker
+from sweep.record import with_retry
 from sweep.signals import StoreLost
-from sweep.tracking import with_retry
 
 
 def failing(times: int, message: str, calls: list[int]):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import synthetic_images
-from sweep import metrics as M
+from sweep import names as M
 from sweep.config import (
     EarlyStoppingConfig,
     MLPConfig,
@@ -15,13 +15,13 @@ from sweep.config import (
     SchedulerConfig,
     TrainConfig,
 )
-from sweep.data import Splits
-from sweep.models import build_model
 from sweep.train import (
     MEAN,
     STD,
     DivergedError,
+    Splits,
     augment,
+    build_model,
     choose_device,
     evaluate,
     fit,
@@ -168,7 +168,7 @@ def test_device_and_precision_choice() -> None:
 
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_precision_on_a_cpu_follows_the_bf16_check(monkeypatch, native: bool) -> None:
-    from sweep import train
+    from sweep.train import _devices as train
 
     monkeypatch.setattr(train, "cpu_runs_bf16", lambda: native)
     assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")

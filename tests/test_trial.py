@@ -1,6 +1,6 @@
-"""One trial (sweep.trial) without a store: its keys, its summary as Hyperopt carries it,
-and what train_trial returns, on tiny synthetic data. The trial's run in MLflow is in
-test_sweep and test_e2e."""
+"""One trial without a store: its keys (sweep.search), its summary as Hyperopt carries it
+(sweep.analysis), and what sweep.train.train_trial returns, on tiny synthetic data. The
+trial's run in MLflow is in test_sweep and test_e2e."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sweep import trial
+from sweep.analysis import TrialSummary, config_id
 from sweep.config import ExperimentConfig
-from sweep.models import build_model, count_parameters
-from sweep.selection import config_id
+from sweep.search import _trial as trial
+from sweep.train import DataPlace, build_model, count_parameters, train_trial
 
 
 def test_a_trials_keys_are_its_searched_values_their_id_and_its_own_seed() -> None:
@@ -23,15 +23,15 @@ def test_a_trials_keys_are_its_searched_values_their_id_and_its_own_seed() -> No
 
 
 def test_a_summary_goes_through_hyperopts_result_and_back_unchanged() -> None:
-    summary = trial.TrialSummary(
+    summary = TrialSummary(
         2, trial.STATUS_OK, {"model.dropout": 0.1}, "run", loss=-0.9, val_accuracy=0.9,
         test_accuracy=0.88, config_id="abc", seed=3, role="trial", epochs_run=4,
     )  # fmt: skip
-    assert trial.TrialSummary.from_result(summary.to_result(), tid=1) == summary
-    failed = trial.TrialSummary(None, trial.STATUS_FAIL, {"model.dropout": 0.1}, None)
+    assert TrialSummary.from_result(summary.to_result(), tid=1) == summary
+    failed = TrialSummary(None, trial.STATUS_FAIL, {"model.dropout": 0.1}, None)
     result = failed.to_result()
     assert "loss" not in result  # (Hyperopt: a failed trial has no loss)
-    back = trial.TrialSummary.from_result(result, tid=4)
+    back = TrialSummary.from_result(result, tid=4)
     assert back.number == 5 and back.config_id == config_id({"model.dropout": 0.1})
     assert not back.complete
 
@@ -45,8 +45,7 @@ def test_train_trial_tests_the_model_it_returns_in_fp32(synthetic_dir: Path) -> 
             "data": {"subset": 600},
         }
     )
-    ctx = trial.TrialContext("", "", "", str(synthetic_dir), "")
-    outcome = trial.train_trial(config, ctx)
+    outcome = train_trial(config, DataPlace(str(synthetic_dir)))
     fresh = build_model(config.model)
     assert (outcome.precision, outcome.epochs_run) == ("bf16", 1)
     assert outcome.num_parameters == count_parameters(fresh)

@@ -16,20 +16,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .analysis import SweepResult
     from .config import ExperimentConfig, load_experiment
     from .report import build_report
-    from .sweep import RunOptions, SweepResult, run_sweep
-    from .trial import TrialOutcome, train_trial
+    from .search import RunOptions, run_sweep
+    from .train import TrialOutcome, train_trial
 
 # name -> the module that defines it
 _PUBLIC = {
     "ExperimentConfig": "config",
     "load_experiment": "config",
-    "RunOptions": "sweep",
-    "SweepResult": "sweep",
-    "run_sweep": "sweep",
-    "TrialOutcome": "trial",
-    "train_trial": "trial",
+    "RunOptions": "search",
+    "SweepResult": "analysis",
+    "run_sweep": "search",
+    "TrialOutcome": "train",
+    "train_trial": "train",
     "build_report": "report",
 }
 __all__ = [

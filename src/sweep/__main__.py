@@ -1,11 +1,12 @@
 """The command line: ``python -m sweep [COMMAND] ...`` parses the command's name and
 hands the rest to it. ``python -m sweep EXPERIMENT.yaml`` is ``run``.
 
-    python -m sweep [run] experiments/exp12.yaml [flags]   a sweep (sweep.run_command)
+    python -m sweep [run] experiments/exp12.yaml [flags]   a sweep (sweep.cli.run)
     python -m sweep report [flags]                         the report (= analyze_results.py)
     python -m sweep predict MODEL --out FILE               score images with a logged model
     python -m sweep export-best SWEEP --out best.yaml      the selected config as a file
     python -m sweep ui [--port 5001]                       links into the MLflow UI
+    python -m sweep data [--download]                      where the verified data is
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import sys
 
 # command -> the module whose main(argv) runs it
 COMMANDS = {
-    "run": "run_command",
-    "report": "report_command",
-    "predict": "predict",
-    "export-best": "export",
-    "ui": "ui",
+    "run": "cli.run",
+    "report": "cli.report",
+    "predict": "cli.predict",
+    "export-best": "cli.export_best",
+    "ui": "cli.ui",
+    "data": "cli.data",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .shell import guarded
+    from .cli._shell import guarded
 
     argv = sys.argv[1:] if argv is None else list(argv)
     name = argv[0] if argv and argv[0] in COMMANDS else "run"

@@ -4,10 +4,16 @@ line with the log lines (they are written above it), and values at 4 significant
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import pandas as pd
+from loguru import logger
+from tqdm import tqdm
 
 
 def quiet_libraries() -> None:
@@ -15,8 +21,6 @@ def quiet_libraries() -> None:
     its artifact download bars ("Downloading artifacts: 100%|...") off. Set in the
     environment, so that MLflow reads it when imported, here or in a Spark worker; a user
     who sets a variable keeps it."""
-    import logging
-    import os
 
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -51,7 +55,6 @@ class EpochLines:
         now = self.clock()
         if self.quiet or now - self.last < self.every:
             return
-        from loguru import logger
 
         self.last = now
         logger.info(
@@ -110,15 +113,12 @@ class Pace:
         return f"ETA {duration(left * per)} (at most {left} epochs left at {per:.1f} s/epoch)"
 
     def announce(self) -> None:
-        from loguru import logger
-
         if self.epochs:
             logger.info("estimate: {}", self.eta())
 
 
 def best_table(trials: Any, top: int = 5) -> str:
     """The best ``top`` configurations by mean validation accuracy: val mean, test mean, n."""
-    import pandas as pd
 
     rows = [
         {"config": t.config_id, "params": describe_params(t.params), "val": t.val_accuracy,
@@ -175,8 +175,6 @@ def progress(enabled: bool, objective: str, pace: Pace | None = None) -> bool | 
 
     @contextlib.contextmanager
     def bar(initial: int, total: int) -> Iterator[_Bar]:
-        from tqdm import tqdm
-
         with tqdm(
             total=total, initial=initial, file=stream, unit="trial", dynamic_ncols=True
         ) as pbar:

@@ -7,6 +7,8 @@ names the path and what failed, and its own exit status.
 from __future__ import annotations
 
 import errno
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,8 +68,6 @@ def folder_refuses_writes(folder: Path, room: int = 1 << 20) -> str | None:
     """Why ``folder`` takes no writes now (less than ``room`` bytes free, a read-only file
     system, no permission); None where it does. For errors that name no cause: SQLite
     says "disk I/O error" or "unable to open database file" for a full disk too."""
-    import os
-    import shutil
 
     try:
         if os.statvfs(folder).f_flag & os.ST_RDONLY:

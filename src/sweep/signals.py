@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from loguru import logger
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -55,7 +57,6 @@ class GracefulStop:
             self._event.set()
             raise SweepInterrupted(f"{signal.Signals(signum).name} received")
         self._event.set()
-        from loguru import logger
 
         logger.warning(
             "{} received: stopping at the next safe point (again to stop at once)",

@@ -1,0 +1,29 @@
+"""The search: the space and its samples (``_space``), the pruning rules (``_pruning``),
+where trials run (``_backends``), the state of a sweep on disk and resuming it
+(``_state``), one trial's lifecycle (``_trial``) and the Hyperopt loop that ties them
+(``_loop``: :func:`run_sweep`). It decides; ``record`` writes.
+"""
+
+from ._backends import BackendError, cancel_when_store_lost, resolve_master, store_lost
+from ._loop import RunOptions, no_progress_stop, run_sweep
+from ._pruning import Siblings, applies, is_rung, should_prune
+from ._space import BUILDERS, apply_sample, build_space
+from ._trial import STATUS_OK
+
+__all__ = [
+    "BUILDERS",
+    "BackendError",
+    "RunOptions",
+    "STATUS_OK",
+    "Siblings",
+    "applies",
+    "apply_sample",
+    "build_space",
+    "cancel_when_store_lost",
+    "is_rung",
+    "no_progress_stop",
+    "resolve_master",
+    "run_sweep",
+    "should_prune",
+    "store_lost",
+]
