@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from conftest import REPO, Done, examples, run_cli, run_main, tiny_sweep
 from sweep.cli import export_best as export
-from sweep.cli import predict, ui
+from sweep.cli import export_results, predict, ui
 from sweep.cli import report as report_command
 from sweep.record import kind, shown
 
@@ -36,6 +36,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "report": report_command.main,
     "predict": predict.main,
     "export-best": export.main,
+    "export-results": export_results.main,
     "ui": ui.main,
 }
 NAME = "exp1_tiny"  # the small store's experiment
@@ -80,6 +81,7 @@ def reading(command: str, uri: str | None, out: Path) -> list[str]:
         "report": ["--out", str(out / "report"), *store],
         "predict": [f"models:/{NAME}@best", "--out", str(out / "pred.txt"), *store],
         "export-best": [f"{NAME}.yaml", "--out", str(out / "best.yaml"), *store],
+        "export-results": ["--out", str(out / "results"), *store],
         "ui": store,
     }[command]
 
@@ -115,6 +117,11 @@ SLOTS = {
         [BLANK, "--out", "b.yaml"],
         ["x.yaml", "--out", BLANK],
         ["x.yaml", "--out", "b.yaml", "--tracking-uri", BLANK],
+    ],
+    "export-results": [
+        ["--out", BLANK],
+        ["--tracking-uri", BLANK],
+        ["--experiments", BLANK],
     ],
     "ui": [["--tracking-uri", BLANK]],
 }
@@ -347,6 +354,14 @@ REFUSALS: dict[str, Callable[[str, Path], list[str]]] = {
     "report": lambda uri, out: ["--tracking-uri", uri, "--out", str(out), "--metric", "nope"],
     "predict": lambda uri, out: [f"models:/{NAME}@nope", "--out", str(out), "--tracking-uri", uri],
     "export-best": lambda uri, out: ["0" * 32, "--out", str(out), "--tracking-uri", uri],
+    "export-results": lambda uri, out: [
+        "--out",
+        str(out),
+        "--tracking-uri",
+        uri,
+        "--experiments",
+        "nope",
+    ],
     "ui": lambda uri, out: ["--tracking-uri", uri, "--port", "0"],
 }
 
@@ -447,6 +462,7 @@ def test_a_store_that_answers_with_an_error_gives_1(
         "ui": (MlflowClient, "search_experiments"),
         "predict": (mlflow.pytorch, "load_model"),
         "export-best": (MlflowClient, "search_runs"),
+        "export-results": (MlflowClient, "search_experiments"),
     }[command]
     monkeypatch.setattr(*where, answer)
     before = snapshot(store)

@@ -61,6 +61,13 @@ def test_child_params_metrics_and_history(tiny_sweep) -> None:
     params = child.data.params
     assert params["train.epochs"] == "2" and params["model.kind"] == "mlp"
     assert "train.optimizer.lr" in params and "model.hidden" in params
+    import torch
+
+    from sweep.train import cpu_model, cpu_runs_bf16
+
+    # where it trained: what a run's speed and the precision `auto` picks depend on
+    assert params["resolved.cpu"] == cpu_model() and params["resolved.torch"] == torch.__version__
+    assert params["resolved.cpu_bf16"] == str(cpu_runs_bf16())
     for name in (M.BEST_VAL_ACCURACY, M.TEST_ACCURACY, M.TEST_LOSS, M.EPOCHS_RUN, M.TRAIN_SECONDS):
         assert name in child.data.metrics, name
     for name in M.EPOCH_METRICS:

@@ -174,6 +174,16 @@ def test_auto_precision_on_a_cpu_follows_the_bf16_check(monkeypatch, native: boo
     assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
 
 
+def test_the_cpu_model_is_the_name_its_maker_gives(tmp_path) -> None:
+    from sweep.train import cpu_model
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n" * 2)
+    assert cpu_model(info) == "AMD EPYC 9R14 96-Core Processor"
+    info.write_text("processor\t: 0\nflags\t\t: fpu\n")  # (no model name: the architecture)
+    assert cpu_model(info) and cpu_model(tmp_path / "no-such-file")
+
+
 def test_the_bf16_check_reads_the_cpu_flags(tmp_path, monkeypatch) -> None:
     """An AMD EPYC (Zen 4) lists avx512_bf16, though PyTorch's capability says AVX512."""
     from sweep.train import cpu_runs_bf16

@@ -6,6 +6,7 @@ hands the rest to it. ``python -m sweep EXPERIMENT.yaml`` is ``run``.
     python -m sweep predict MODEL --out FILE               score images with a logged model
     python -m sweep export-best SWEEP --out best.yaml      the selected config as a file
     python -m sweep ui [--port 5001]                       links into the MLflow UI
+    python -m sweep export-results --out results           a store's sweeps as text files
     python -m sweep data [--download]                      where the verified data is
 """
 
@@ -21,6 +22,7 @@ COMMANDS = {
     "predict": "cli.predict",
     "export-best": "cli.export_best",
     "ui": "cli.ui",
+    "export-results": "cli.export_results",
     "data": "cli.data",
 }
 

@@ -14,6 +14,7 @@ from ._build import (
     update_actionplan,
     update_section,
 )
+from ._exports import export_results, read_results
 from ._render import PUBLISHED, study_table
 
 __all__ = [
@@ -23,8 +24,10 @@ __all__ = [
     "ReportInputError",
     "assign_units",
     "build_report",
+    "export_results",
     "load_runs",
     "markers",
+    "read_results",
     "section_page",
     "study_table",
     "update_actionplan",

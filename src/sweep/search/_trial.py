@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from loguru import logger
 
 from .. import names as M
@@ -29,6 +30,8 @@ from ..train import (
     DataPlace,
     TrialCheckpoint,
     TrialOutcome,
+    cpu_model,
+    cpu_runs_bf16,
     place_trial,
     save_weights,
     train_trial,
@@ -172,11 +175,16 @@ def _on_epoch(run: TrialRun, lines: EpochLines, pace: Pace | None) -> Callable[.
 
 
 def _resolved(device: str, precision: str) -> dict[str, str]:
-    """The params that say where and how a trial computed."""
+    """The params that say where and how a trial computed: the device and precisions, and
+    the machine (its CPU, whether that CPU runs bf16 natively, the torch version), which a
+    run's speed and the precision ``auto`` picks depend on."""
     return {
         "resolved.device": device,
         "resolved.precision": precision,  # of training and its per-epoch figures
         "resolved.eval_precision": EVAL_PRECISION,  # of the final figures
+        "resolved.cpu": cpu_model(),
+        "resolved.cpu_bf16": str(cpu_runs_bf16()),
+        "resolved.torch": torch.__version__,
     }
 
 

@@ -27,7 +27,7 @@ from ._data import (
     stratified_subset,
     training_images,
 )
-from ._devices import choose_device, cpu_runs_bf16, device_problem, resolve_precision
+from ._devices import choose_device, cpu_model, cpu_runs_bf16, device_problem, resolve_precision
 from ._fit import DivergedError, fit, make_optimizer
 from ._models import REGISTRY, build_model, count_parameters
 from ._scoring import MEAN, STD, evaluate, to_input
@@ -66,6 +66,7 @@ __all__ = [
     "build_model",
     "choose_device",
     "count_parameters",
+    "cpu_model",
     "cpu_runs_bf16",
     "device_problem",
     "digest",

@@ -3,6 +3,7 @@ cannot be had), whether this CPU runs bf16 natively, and the autocast context.""
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import torch
@@ -68,6 +69,19 @@ def cpu_runs_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
         (ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []
     )
     return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """This machine's CPU as its maker names it (Linux's ``model name``; elsewhere what
+    the platform says), for the record of where a run trained."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return platform.processor() or platform.machine() or "unknown"
+    names = (
+        ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")
+    )
+    return next(names, "") or platform.machine() or "unknown"
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

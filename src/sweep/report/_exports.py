@@ -1,0 +1,139 @@
+"""A store's results as text that outlives its machine: one folder per experiment, named by
+its stem, holding ``runs.csv`` (one row per trial run: its ids, configuration, seed, role,
+status, params, final metrics and where it ran, as the report reads them), ``sweeps.csv``
+(one row per sweep: its hypothesis, its prediction, its file's budget and its search
+space), ``epochs.csv`` (every run's per-epoch metrics) and ``confusion/RUN_ID.csv`` (each
+finished run's confusion matrix on the test set). Small and diffable: no model, no weights.
+:func:`read_results` gives the report the same tables back, and answers the two other
+questions the report asks a store (a run's metric history, a run's confusion table)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow.entities import Metric
+
+from .. import names as M
+from ..config import name_stem
+from ..names import RunStatus
+from ..record import not_found
+
+RUNS, SWEEPS, EPOCHS, CONFUSION = "runs.csv", "sweeps.csv", "epochs.csv", "confusion"
+EXPORTED = "exported.json"  # what was exported from where, and when
+JSON_COLUMNS = ("expect", "file_budget", "search_spec")  # sweeps.csv: dicts as JSON text
+TIME_COLUMNS = ("start_time",)
+
+
+def export_results(
+    loaded: Any, source: str, out: Path, experiments: list[str] | None = None
+) -> list[Path]:
+    """Write the runs ``loaded`` holds (the report's :class:`Loaded`: its runs and sweeps
+    tables and its store's client) into ``out``, one folder per experiment, each replaced
+    whole (written beside, then renamed); returns the folders."""
+    frame, client, sweeps = loaded
+    written = []
+    for experiment, runs in frame.groupby("experiment", sort=False):
+        if experiments and experiment not in experiments:
+            continue
+        folder = out / name_stem(str(experiment))
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=out))
+        try:
+            _write(staging, runs, sweeps[sweeps["experiment"] == experiment], client)
+            meta = {"experiment": experiment, "source": source, "runs": len(runs)}
+            meta["exported"] = f"{datetime.now():%Y-%m-%d}"
+            (staging / EXPORTED).write_text(json.dumps(meta, indent=1) + "\n")
+            if folder.exists():
+                shutil.rmtree(folder)
+            staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        written.append(folder)
+    return written
+
+
+def _write(folder: Path, runs: pd.DataFrame, sweeps: pd.DataFrame, client: Any) -> None:
+    runs = runs.sort_values(["start_time", "run_id"])
+    runs.to_csv(folder / RUNS, index=False)
+    table = sweeps.copy()
+    for column in JSON_COLUMNS:
+        if column in table:
+            table[column] = table[column].map(lambda v: json.dumps(v, sort_keys=True))
+    table.sort_values(["start_time", "parent_run_id"]).to_csv(folder / SWEEPS, index=False)
+    rows = []
+    for run_id in runs["run_id"]:
+        for key in M.EPOCH_METRICS:
+            for m in client.get_metric_history(run_id, key):
+                rows.append({"run_id": run_id, "key": key, "step": m.step, "value": m.value})
+    columns = ["run_id", "key", "step", "value"]
+    pd.DataFrame(rows, columns=columns).to_csv(folder / EPOCHS, index=False)
+    (folder / CONFUSION).mkdir()
+    for run_id in runs.loc[runs["status"] == RunStatus.FINISHED, "run_id"]:
+        try:
+            local = client.download_artifacts(run_id, M.CONFUSION_TABLE, str(folder / CONFUSION))
+        except Exception as exc:  # a run without one: the report draws none for it
+            if not_found(exc) or isinstance(exc, FileNotFoundError):
+                continue
+            raise  # (a store that answered with an error: nothing half-exported is kept)
+        Path(local).rename(folder / CONFUSION / f"{run_id}.csv")
+
+
+class ExportedRuns:
+    """The two reads the report makes of a store beyond its tables, answered from an
+    export: a run's metric history and a run's confusion table."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders = folders
+        epochs = [pd.read_csv(f / EPOCHS) for f in folders if (f / EPOCHS).is_file()]
+        self.epochs = pd.concat(epochs, ignore_index=True) if epochs else pd.DataFrame()
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        if self.epochs.empty:
+            return []
+        mine = self.epochs[(self.epochs["run_id"] == run_id) & (self.epochs["key"] == key)]
+        steps, values = mine["step"], mine["value"]
+        return [Metric(key, float(v), 0, int(s)) for s, v in zip(steps, values, strict=True)]
+
+    def download_artifacts(self, run_id: str, name: str, dst: str) -> str:
+        if name != M.CONFUSION_TABLE:
+            raise FileNotFoundError(name)
+        for folder in self.folders:
+            found = folder / CONFUSION / f"{run_id}.csv"
+            if found.is_file():
+                target = Path(dst) / M.CONFUSION_TABLE
+                shutil.copyfile(found, target)
+                return str(target)
+        raise FileNotFoundError(f"{run_id}/{name}")
+
+
+def read_results(folder: Path) -> tuple[pd.DataFrame, ExportedRuns, pd.DataFrame]:
+    """The runs and sweeps tables of every experiment exported under ``folder`` (or of the
+    one experiment ``folder`` is), and the reader of their histories and tables."""
+    folders = (
+        [folder]
+        if (folder / RUNS).is_file()
+        else sorted(f for f in folder.iterdir() if (f / RUNS).is_file())
+    )
+    if not folders:
+        return pd.DataFrame(), ExportedRuns([]), pd.DataFrame()
+    runs = pd.concat([pd.read_csv(f / RUNS) for f in folders], ignore_index=True)
+    sweeps = pd.concat([pd.read_csv(f / SWEEPS) for f in folders], ignore_index=True)
+    for table in (runs, sweeps):
+        for column in TIME_COLUMNS:
+            if column in table:
+                table[column] = pd.to_datetime(table[column])
+    for column in JSON_COLUMNS:
+        if column in sweeps:
+            sweeps[column] = sweeps[column].map(
+                lambda t: json.loads(t) if isinstance(t, str) else None
+            )
+    return runs, ExportedRuns(folders), sweeps
+
+
+def _from_json(text: Any) -> Any:
+    return json.loads(text) if isinstance(text, str) else None

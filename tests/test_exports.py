@@ -1,0 +1,91 @@
+"""A store's results exported as text (``python -m sweep export-results``) and read back:
+the same runs, sweeps, per-epoch metrics and confusion tables the store holds, the store
+untouched, each experiment's folder replaced whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweep import names as M
+from sweep.__main__ import main
+from sweep.report import load_runs, read_results
+from test_sweep import run_tiny
+
+pytestmark = pytest.mark.sweep  # a sweep in this process, into a temporary store
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, synthetic_dir):
+    tmp = tmp_path_factory.mktemp("exports")
+    result, client = run_tiny(tmp, synthetic_dir)
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    before = hashlib.sha256((tmp / "mlflow.db").read_bytes()).hexdigest()
+    code = main(["export-results", "--tracking-uri", uri, "--out", str(tmp / "results")])
+    after = hashlib.sha256((tmp / "mlflow.db").read_bytes()).hexdigest()
+    return result, client, uri, tmp / "results", code, before == after
+
+
+def test_one_folder_per_experiment_with_every_run_and_epoch(exported) -> None:
+    result, _, _, out, code, store_unchanged = exported
+    assert code == 0 and store_unchanged
+    assert sorted(p.name for p in out.iterdir()) == ["tiny"]  # (no staging folder left)
+    folder = out / "tiny"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["confusion", "epochs.csv", "exported.json", "runs.csv", "sweeps.csv"]
+    runs = pd.read_csv(folder / "runs.csv")
+    assert sorted(runs["run_id"]) == sorted(t.run_id for t in result.trials)
+    epochs = pd.read_csv(folder / "epochs.csv")
+    assert len(epochs) == len(result.trials) * 2 * len(M.EPOCH_METRICS)  # 2 epochs each
+    assert len(list((folder / "confusion").iterdir())) == len(result.trials)
+    meta = json.loads((folder / "exported.json").read_text())
+    assert meta["experiment"] == "tiny" and meta["runs"] == len(result.trials)
+
+
+def test_what_is_read_back_is_what_the_store_holds(exported) -> None:
+    result, client, uri, out, _, _ = exported
+    runs, reader, sweeps = read_results(out)
+    stored, _, stored_sweeps = load_runs(uri)
+    key = ["run_id", "config_id", "seed", "role", "status", M.VAL_ACCURACY, M.TEST_ACCURACY]
+    left = runs[key].sort_values("run_id").reset_index(drop=True)
+    right = stored[key].sort_values("run_id").reset_index(drop=True)
+    right["seed"] = right["seed"].astype("int64")
+    pd.testing.assert_frame_equal(left, right, check_dtype=False)
+    assert list(sweeps["parent_run_id"]) == list(stored_sweeps["parent_run_id"])
+    assert sweeps["search_spec"][0] == stored_sweeps["search_spec"][0]  # (JSON and back)
+    run_id = result.trials[0].run_id
+    for key in M.EPOCH_METRICS:
+        got = [(m.step, m.value) for m in reader.get_metric_history(run_id, key)]
+        want = [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
+        assert got == want, key
+
+
+def test_a_confusion_table_comes_back_as_the_run_logged_it(exported, tmp_path) -> None:
+    result, client, _, out, _, _ = exported
+    run_id = result.trials[1].run_id
+    _, reader, _ = read_results(out)
+    mine = Path(reader.download_artifacts(run_id, M.CONFUSION_TABLE, str(tmp_path)))
+    theirs = Path(client.download_artifacts(run_id, M.CONFUSION_TABLE, str(tmp_path / "x")))
+    assert mine.read_text() == theirs.read_text()
+    with pytest.raises(FileNotFoundError):
+        reader.download_artifacts("0" * 32, M.CONFUSION_TABLE, str(tmp_path))
+
+
+def test_exporting_again_replaces_the_folder_whole(exported) -> None:
+    _, _, uri, out, _, _ = exported
+    (out / "tiny" / "stale.txt").write_text("from an earlier export")
+    assert main(["export-results", "--tracking-uri", uri, "--out", str(out)]) == 0
+    assert not (out / "tiny" / "stale.txt").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["tiny"]
+
+
+def test_a_store_that_is_not_there_is_refused_in_one_line(tmp_path, capsys) -> None:
+    uri = f"sqlite:///{tmp_path / 'none.db'}"
+    assert main(["export-results", "--tracking-uri", uri, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err
+    assert not (tmp_path / "none.db").exists() and not (tmp_path / "r").exists()
