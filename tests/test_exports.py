@@ -89,3 +89,41 @@ def test_a_store_that_is_not_there_is_refused_in_one_line(tmp_path, capsys) -> N
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
     assert not (tmp_path / "none.db").exists() and not (tmp_path / "r").exists()
+
+
+def test_the_report_from_the_exports_is_the_report_from_the_store(exported, tmp_path) -> None:
+    from sweep.report import build_report
+
+    _, _, uri, out, _, _ = exported
+    from_store = build_report(uri, tmp_path / "a")
+    from_exports = build_report(None, tmp_path / "b", results=out)
+    both = build_report(uri, tmp_path / "c", results=out)  # (a run in both counts once)
+    assert from_exports.markdown == from_store.markdown == both.markdown
+    assert from_exports.summary_markdown == from_store.summary_markdown
+    figures = sorted(f.name for f in from_store.files)
+    assert sorted(f.name for f in from_exports.files) == figures  # curves, confusion matrix
+
+
+def test_the_exports_regenerate_the_results_section_exactly(exported, tmp_path) -> None:
+    """What a fresh clone does: the committed exports alone rewrite ACTIONPLAN's results
+    into the text committed with them, whenever it is run."""
+    _, _, _, out, _, _ = exported
+    plan = tmp_path / "ACTIONPLAN.md"
+    plan.write_text(
+        "# plan\n\n<!-- results:start (written by `python analyze_results.py "
+        "--update-actionplan`) -->\nold\n<!-- results:end -->\n\nafter\n"
+    )
+    argv = ["report", "--results", str(out), "--out", str(tmp_path / "r")]
+    assert main([*argv, "--update-actionplan", str(plan)]) == 0
+    first = plan.read_text()
+    assert "old" not in first and first.endswith("after\n") and "exp9" not in first
+    assert f"Measured from `{out}` on " in first and "| tiny [" in first
+    assert main([*argv, "--update-actionplan", str(plan)]) == 0
+    assert plan.read_text() == first
+
+
+def test_exports_that_are_not_there_are_refused_in_one_line(tmp_path, capsys) -> None:
+    argv = ["report", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --results") and "\n" not in err

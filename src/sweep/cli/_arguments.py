@@ -223,8 +223,14 @@ def report_arguments(argv: list[str] | None, prog: str) -> argparse.Namespace:
     p.add_argument(
         "--tracking-uri",
         type=nonblank,
-        default=DEFAULT_TRACKING_URI,
-        help=f"MLflow store to read (default: {DEFAULT_TRACKING_URI})",
+        help=f"MLflow store to read (default: {DEFAULT_TRACKING_URI}, unless --results alone)",
+    )
+    p.add_argument(
+        "--results",
+        type=nonblank,
+        metavar="DIR",
+        help="exported results (python -m sweep export-results) to read: alone, or with "
+        "the store --tracking-uri names",
     )
     p.add_argument(
         "--experiments",

@@ -15,6 +15,7 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ..names import DEFAULT_TRACKING_URI
 from ._arguments import report_arguments
 from ._shell import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ROOM, error
 
@@ -45,13 +46,15 @@ def _report(args: argparse.Namespace) -> int:
     from ..report import ReportError, build_report, section_page
 
     quiet_libraries()
-
+    if args.tracking_uri is None and args.results is None:
+        args.tracking_uri = DEFAULT_TRACKING_URI  # (with --results alone: the exports only)
     try:
         for path, flag in _sections(args):  # before anything is read or written
             section_page(path, flag)
         report = build_report(
             args.tracking_uri,
             args.out,
+            results=args.results,
             experiments=args.experiments,
             since=args.since,
             metric=args.metric,
@@ -80,11 +83,12 @@ def _sections(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def _update(args: argparse.Namespace, report: Report) -> None:
     """The results sections of ACTIONPLAN.md and the README, where asked for."""
-    from ..record import shown
-    from ..report import update_actionplan, update_section
+    from ..report import exported_on, sources, update_actionplan, update_section
 
+    # (exports alone: the day they were exported, so that the same exports give the same text)
+    day = exported_on(args.results) if args.tracking_uri is None else f"{datetime.now():%Y-%m-%d}"
     context = (
-        f"Measured from `{shown(args.tracking_uri)}` on {datetime.now():%Y-%m-%d}. Each row "
+        f"Measured from {sources(args.tracking_uri, args.results)} on {day}. Each row "
         "states its budget (epochs per run, training images, device) and n, the runs "
         "(seeds) of its selected configuration; test accuracies are on the 10,000 "
         "held-out test images, which never take part in selection."
@@ -117,7 +121,7 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int:
             )
         where = exc.filename or args.out
         return _error(f"cannot write {where}: {exc.strerror or exc}.", EXIT_FAILED)
-    older = older_mlflow(args.tracking_uri, exc)
+    older = older_mlflow(args.tracking_uri, exc) if args.tracking_uri else None
     if older is not None:
         return _error(str(older), EXIT_BAD_INPUT)
     return _error(answered_with_error(args.tracking_uri, exc), EXIT_FAILED)

@@ -11,10 +11,11 @@ from ._build import (
     load_runs,
     markers,
     section_page,
+    sources,
     update_actionplan,
     update_section,
 )
-from ._exports import export_results, read_results
+from ._exports import export_results, exported_on, read_results
 from ._render import PUBLISHED, study_table
 
 __all__ = [
@@ -25,10 +26,12 @@ __all__ = [
     "assign_units",
     "build_report",
     "export_results",
+    "exported_on",
     "load_runs",
     "markers",
     "read_results",
     "section_page",
+    "sources",
     "study_table",
     "update_actionplan",
     "update_section",

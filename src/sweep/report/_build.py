@@ -58,6 +58,7 @@ from ..record import (
     trial_row,
     unwritable,
 )
+from ._exports import read_results
 from ._render import (
     Block,
     Figure,
@@ -141,11 +142,82 @@ def load_runs(
             f"the store {shown(tracking_uri)} holds {len(names)} experiment(s) but no trial "
             "(child) runs" + (f" since {since:%Y-%m-%d}" if since else "") + "; nothing to report."
         )
-    frame = pd.DataFrame(rows)
+    return Loaded(_ordered(pd.DataFrame(rows)), client, sweeps)
+
+
+def load_results(
+    folder: str | Path, experiments: list[str] | None = None, since: datetime | None = None
+) -> Loaded:
+    """The runs and sweeps exported under ``folder`` (``python -m sweep export-results``),
+    as :func:`load_runs` gives a store's, with a reader for the other reads."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReportInputError(
+            f"--results {folder}: no such folder. Name the folder export-results wrote."
+        )
+    runs, reader, sweeps = read_results(folder)
+    if runs.empty:
+        raise ReportError(f"--results {folder}: no exported experiment (no runs.csv) in it.")
+    if experiments:
+        keep = [e for e in runs["experiment"].unique() if any(matches(e, p) for p in experiments)]
+        if not keep:
+            raise ReportInputError(
+                f"--experiments {' '.join(experiments)}: no experiment exported in {folder} "
+                "matches. Name experiments, prefixes or globs."
+            )
+        runs = runs[runs["experiment"].isin(keep)]
+        sweeps = sweeps[sweeps["experiment"].isin(keep)]
+    if since is not None:
+        runs = runs[runs["start_time"] >= since]
+    return Loaded(_ordered(runs), reader, sweeps.reset_index(drop=True))
+
+
+class _Both:
+    """The other reads of a report over a store and exports together: the store first."""
+
+    def __init__(self, *readers: Any) -> None:
+        self.readers = readers
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Any]:
+        for reader in self.readers:
+            if found := reader.get_metric_history(run_id, key):
+                return found
+        return []
+
+    def download_artifacts(self, run_id: str, name: str, dst: str) -> str:
+        for reader in self.readers[:-1]:
+            try:
+                return reader.download_artifacts(run_id, name, dst)
+            except Exception:  # (not in this one: the next)
+                continue
+        return self.readers[-1].download_artifacts(run_id, name, dst)
+
+
+def load_sources(
+    tracking_uri: str | None,
+    results: str | Path | None,
+    experiments: list[str] | None = None,
+    since: datetime | None = None,
+) -> Loaded:
+    """A store's runs, exported runs, or both (a run in both counts once, as the store
+    has it)."""
+    loaded = [
+        *([load_runs(tracking_uri, experiments, since)] if tracking_uri else []),
+        *([load_results(results, experiments, since)] if results else []),
+    ]
+    if len(loaded) == 1:
+        return loaded[0]
+    runs = pd.concat([x.runs for x in loaded]).drop_duplicates("run_id", keep="first")
+    sweeps = pd.concat([x.sweeps for x in loaded]).drop_duplicates("parent_run_id")
+    return Loaded(_ordered(runs), _Both(*(x.client for x in loaded)), sweeps)
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
     frame["seed"] = frame["seed"].astype("Int64")  # a run failed before its params: no seed
     frame["order"] = frame["experiment"].map(_experiment_number)
     frame = frame.sort_values(["order", "start_time"]).drop(columns="order")
-    return Loaded(frame.reset_index(drop=True), client, sweeps)
+    return frame.reset_index(drop=True)
 
 
 def _picked(found: list[Any], experiments: list[str] | None, tracking_uri: str) -> list[Any]:
@@ -385,9 +457,10 @@ def _runs_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def build_report(
-    tracking_uri: str,
+    tracking_uri: str | None,
     out: str | Path = "reports",
     *,
+    results: str | Path | None = None,
     experiments: list[str] | None = None,
     since: datetime | None = None,
     metric: str = M.TEST_ACCURACY,
@@ -396,9 +469,10 @@ def build_report(
 ) -> Report:
     """Everything ``analyze_results.py`` does: load, summarise, compare, analyse, plot,
     write. ``metric`` is what is compared and drawn; selection is always on validation.
-    Reads the store, never writes to it; writes only into ``out``."""
+    Reads the store (and ``results``, exported runs, or those alone where
+    ``tracking_uri`` is None), never writes to it; writes only into ``out``."""
     check_out(out)
-    frame, client, sweeps = load_runs(tracking_uri, experiments, since)
+    frame, client, sweeps = load_sources(tracking_uri, results, experiments, since)
     _check_metric(frame, metric)
     frame = mark_selected(assign_units(frame, pool))
     summary = summarize(frame)
@@ -413,14 +487,14 @@ def build_report(
     figures = _save(out, [*drawn, *analysed])
     cm = _selected_confusion_matrix(client, summary, out)
     figures += [cm] if cm else []
-    results = [*result_blocks(summary, comparison, metric), *findings_blocks(findings)]
-    results += importance_md
+    tables = [*result_blocks(summary, comparison, metric), *findings_blocks(findings)]
+    tables += importance_md
     configs = [
         "## Every configuration",
         "Every configuration of every sweep (its runs are independent seeds):",
         configurations_table(configurations(frame)),
     ]
-    blocks = [_stamp(tracking_uri), *results, *costs_md, *configs, *_notes(frame)]
+    blocks = [_stamp(sources(tracking_uri, results)), *tables, *costs_md, *configs, *_notes(frame)]
     title = "fmnist-sweep analysis"
     (out / "analysis.md").write_text(to_markdown([f"# {title}", *blocks, *figures]) + "\n")
     (out / "analysis.html").write_text(to_html([*blocks, *figures], out, title))
@@ -431,7 +505,7 @@ def build_report(
     files = (out / "analysis.md", out / "analysis.html", out / "runs.csv")
     files += tuple(out / f.name for f in figures)
     summary_md = summary_table(summary).markdown()
-    return Report(summary, comparison, frame, to_markdown(results), summary_md, files, findings)
+    return Report(summary, comparison, frame, to_markdown(tables), summary_md, files, findings)
 
 
 def check_out(out: str | Path) -> None:
@@ -517,9 +591,15 @@ def _analysis(
     return importance_blocks(importance), cost_blocks(costs, efficiency), figures
 
 
-def _stamp(tracking_uri: str) -> str:
+def sources(tracking_uri: str | None, results: str | Path | None) -> str:
+    """What a report was made from, as Markdown: the store, the exports, or both."""
+    named = [shown(tracking_uri)] if tracking_uri else []
+    return " and ".join(f"`{x}`" for x in [*named, *([str(results)] if results else [])])
+
+
+def _stamp(source: str) -> str:
     return (
-        f"Generated {datetime.now():%Y-%m-%d %H:%M} from `{shown(tracking_uri)}`. One row per "
+        f"Generated {datetime.now():%Y-%m-%d %H:%M} from {source}. One row per "
         "sweep; budget = epochs per run, training images, device."
     )
 

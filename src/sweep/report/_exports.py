@@ -137,3 +137,11 @@ def read_results(folder: Path) -> tuple[pd.DataFrame, ExportedRuns, pd.DataFrame
 
 def _from_json(text: Any) -> Any:
     return json.loads(text) if isinstance(text, str) else None
+
+
+def exported_on(folder: str | Path) -> str:
+    """The day of the latest export under ``folder`` (YYYY-MM-DD)."""
+    folder = Path(folder)
+    metas = [folder / EXPORTED] if (folder / EXPORTED).is_file() else folder.glob(f"*/{EXPORTED}")
+    days = [json.loads(m.read_text()).get("exported", "") for m in metas]
+    return max(days, default="")
