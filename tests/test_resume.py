@@ -95,3 +95,15 @@ def test_an_older_state_file_with_one_config_hash_still_resumes_and_extends(
     resume.done_path(path).write_bytes(pickle.dumps(old))
     extended = resume.find_extendable(Parents(p1="FINISHED"), IDENTITY, path, max_evals=4)
     assert extended is not None and extended.search_until == 2
+
+
+def test_a_state_saved_before_the_sub_packages_still_resumes(tmp_path: Path) -> None:
+    """Saved when SweepState lived in sweep.resume: read back as this version's."""
+    path = tmp_path / "exp.trials.pkl"
+    state = resume.SweepState("exp", "p1", IDENTITY, Trials())
+    text = pickle.dumps(state, protocol=0)  # (module names as text lines)
+    assert b"sweep.search._state\n" in text
+    path.write_bytes(text.replace(b"sweep.search._state\n", b"sweep.resume\n"))
+    back = resume.load(path)
+    assert isinstance(back, resume.SweepState) and back.identity == IDENTITY
+    assert resume.find_resumable(Parents(p1="KILLED"), IDENTITY, path, "x").parent_run_id == "p1"

@@ -7,6 +7,7 @@ hands the rest to it. ``python -m sweep EXPERIMENT.yaml`` is ``run``.
     python -m sweep export-best SWEEP --out best.yaml      the selected config as a file
     python -m sweep ui [--port 5001]                       links into the MLflow UI
     python -m sweep export-results --out results           a store's sweeps as text files
+    python -m sweep study STUDY.yaml --time-budget 3h      every sweep of a study, resumable
     python -m sweep data [--download]                      where the verified data is
 """
 
@@ -23,6 +24,7 @@ COMMANDS = {
     "export-best": "cli.export_best",
     "ui": "cli.ui",
     "export-results": "cli.export_results",
+    "study": "cli.study",
     "data": "cli.data",
 }
 

@@ -8,11 +8,13 @@ from ._backends import BackendError, cancel_when_store_lost, resolve_master, sto
 from ._loop import RunOptions, no_progress_stop, run_sweep
 from ._pruning import Siblings, applies, is_rung, should_prune
 from ._space import BUILDERS, apply_sample, build_space
+from ._study import Planned, load_study, plan
 from ._trial import STATUS_OK
 
 __all__ = [
     "BUILDERS",
     "BackendError",
+    "Planned",
     "RunOptions",
     "STATUS_OK",
     "Siblings",
@@ -21,7 +23,9 @@ __all__ = [
     "build_space",
     "cancel_when_store_lost",
     "is_rung",
+    "load_study",
     "no_progress_stop",
+    "plan",
     "resolve_master",
     "run_sweep",
     "should_prune",

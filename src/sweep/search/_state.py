@@ -184,12 +184,24 @@ def save(path: Path, state: SweepState) -> None:
             raise
 
 
+# where the classes a saved state holds were defined before the package's sub-packages
+MOVED = {"sweep.resume": "sweep.search._state"}
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads a state saved by this version or by one from before the sub-packages (whose
+    SweepState lived in ``sweep.resume``), so that such a sweep still resumes."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED.get(module, module), name)
+
+
 def load(path: Path) -> SweepState | None:
     if not path.is_file():
         return None
     try:
         with path.open("rb") as fh:
-            state = pickle.load(fh)  # our own file, in our own store folder (see module doc)
+            state = _Unpickler(fh).load()  # our own file, in our own store folder (module doc)
     except Exception:  # another version's or a damaged file
         raise ResumeError(
             f"{path}: the saved state of an interrupted sweep cannot be read (written by "

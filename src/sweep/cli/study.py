@@ -1,0 +1,179 @@
+"""``python -m sweep study STUDY.yaml [--tracking-uri URI] [--time-budget 3h] [--export
+results]``: every sweep a study file lists, one after another into one store, within one
+time budget. A sweep that finished (of exactly its config) is skipped, one that was cut off
+goes on where it stopped, and each that finishes is exported (``--export DIR``, as
+``export-results`` does) at once. Before and after, a table says where each sweep stands,
+the epochs and images left and, from the speed this store's finished runs measured on this
+machine, about how long they take. Run the same command again to go on.
+
+Exit statuses as for ``run``: 0 every sweep done or the time budget spent (the same command
+goes on), 2 bad input (the study file or one of its experiment files, a flag), 1 a sweep
+failed, 3 a write refused for want of room or permission, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..names import DEFAULT_TRACKING_URI
+from ._shell import EXIT_BAD_INPUT, Parser, error, nonblank
+
+if TYPE_CHECKING:
+    from ..search import Planned
+
+MIN_SECONDS = 60  # less time than this left: no sweep is started
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    from ..config import parse_duration
+
+    def duration(text: str) -> float:
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    p = Parser(prog="python -m sweep study", description=__doc__.split("\n\n")[0])
+    p.add_argument("study", type=nonblank, help="the study file (a name and its sweeps)")
+    p.add_argument(
+        "--tracking-uri", type=nonblank, help=f"the store (default {DEFAULT_TRACKING_URI})"
+    )
+    p.add_argument(
+        "--time-budget", type=duration, help="stop starting sweeps after this (2h, 90m, ...)"
+    )
+    p.add_argument("--export", type=nonblank, metavar="DIR", help="export each finished sweep")
+    p.add_argument("--data-dir", type=nonblank, help="folder with the Fashion-MNIST IDX files")
+    p.add_argument("--plan", action="store_true", help="say where each sweep stands; run none")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    from ..config import ConfigError
+    from ..record import absolute_uri
+    from ..search import load_study
+
+    uri = absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI)
+    try:
+        study, configs = load_study(args.study)
+    except ConfigError as exc:
+        error(exc)
+        return EXIT_BAD_INPUT
+    deadline = time.monotonic() + args.time_budget if args.time_budget else None
+    print(f"study {study.name}: {len(configs)} sweeps into {_shown(uri)}", file=sys.stderr)
+    _table(uri, configs)
+    if args.plan:
+        return 0
+    code = _run(args, uri, configs, deadline)
+    _table(uri, configs)
+    return code
+
+
+def _run(args: argparse.Namespace, uri: str, configs: list[Any], deadline: float | None) -> int:
+    """Each sweep not done, in order, within the time left; the first that does not finish
+    (a failure, an interruption, the budget spent inside it) ends the study's run."""
+    from ..search import plan
+    from . import run
+
+    for planned in plan(uri, configs):
+        if planned.done:
+            continue
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left < MIN_SECONDS:
+            print("time budget spent: the same command goes on from here", file=sys.stderr)
+            return 0
+        code = run.main(_run_argv(args, uri, planned, left))
+        if code != 0:
+            return code
+        if not plan(uri, [(planned.path, planned.config, planned.overrides)])[0].done:
+            return 0
+        if args.export:
+            _export(uri, planned.config.name, args.export)
+    return 0
+
+
+def _run_argv(
+    args: argparse.Namespace, uri: str, planned: Planned, left: float | None
+) -> list[str]:
+    """The ``run`` command of one sweep: its file, its study's overrides, the store, the
+    time left (after which it stops at an epoch's end, resumable)."""
+    argv = [str(planned.path), "--tracking-uri", uri]
+    for key, value in planned.overrides.items():
+        argv += ["--set", f"{key}={json.dumps(value)}"]
+    if left is not None:
+        argv += ["--time-budget", f"{int(left)}s", "--time-budget-grace", "epoch"]
+    if args.data_dir:
+        argv += ["--data-dir", args.data_dir]
+    return argv + (["--no-progress"] if args.no_progress else [])
+
+
+def _export(uri: str, name: str, out: str) -> None:
+    from . import export_results
+
+    export_results.main(["--tracking-uri", uri, "--experiments", name, "--out", out])
+
+
+def _table(uri: str, configs: list[Any]) -> None:
+    """Where each sweep stands, and about how long what is left takes here."""
+    from ..console import duration
+    from ..search import plan
+
+    planned = plan(uri, configs)
+    rate = _images_per_second(uri, [p.config.name for p in planned if p.trials_done])
+    print(f"{'sweep':<36} {'state':<8} {'trials':>6} {'epochs left':>11} {'images left':>12}")
+    for p in planned:
+        print(
+            f"{p.config.name[:36]:<36} {p.state:<8} {p.trials_done:>6} {p.epochs_left:>11,} "
+            f"{p.images_left:>12,}"
+        )
+    images = sum(p.images_left for p in planned)
+    if not images:
+        print("every sweep is done")
+    elif rate:
+        eta = duration(images / rate)
+        print(f"left: {images:,} training images, about {eta} at {rate:,.0f} images/s")
+        print("(the speed of this store's finished runs; early stopping and pruning train less)")
+    else:
+        print(f"left: {images:,} training images (a speed once a sweep of it has run here)")
+
+
+def _images_per_second(uri: str, names: list[str]) -> float | None:
+    """Training images per second over the finished runs of ``names`` in the store."""
+    from .. import names as M
+    from ..record import existing
+    from ..report import load_runs
+    from ..train import training_images
+
+    if not names:
+        return None
+    try:
+        runs = load_runs(existing(uri), names).runs
+    except Exception:  # (no store yet, nothing finished: no speed to go by)
+        return None
+    done = runs.dropna(subset=[M.TRAIN_SECONDS, M.EPOCHS_RUN])
+    if done.empty or done[M.TRAIN_SECONDS].sum() <= 0:
+        return None
+    per_epoch = [
+        training_images(_int(r.get("params.data.subset")), float(r["params.data.val_fraction"]))
+        for _, r in done.iterrows()
+    ]
+    images = sum(n * e for n, e in zip(per_epoch, done[M.EPOCHS_RUN], strict=True))
+    return images / done[M.TRAIN_SECONDS].sum()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _shown(uri: str) -> str:
+    from ..record import shown
+
+    return shown(uri)
