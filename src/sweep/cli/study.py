@@ -55,7 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     from ..config import ConfigError
-    from ..record import absolute_uri
+    from ..record import absolute_uri, shown
     from ..search import load_study
 
     uri = absolute_uri(args.tracking_uri or DEFAULT_TRACKING_URI)
@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
         error(exc)
         return EXIT_BAD_INPUT
     deadline = time.monotonic() + args.time_budget if args.time_budget else None
-    print(f"study {study.name}: {len(configs)} sweeps into {_shown(uri)}", file=sys.stderr)
+    print(f"study {study.name}: {len(configs)} sweeps into {shown(uri)}", file=sys.stderr)
     _table(uri, configs)
     if args.plan:
         return 0
@@ -171,9 +171,3 @@ def _int(value: Any) -> int | None:
         return int(float(value))
     except (TypeError, ValueError):
         return None
-
-
-def _shown(uri: str) -> str:
-    from ..record import shown
-
-    return shown(uri)
