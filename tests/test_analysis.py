@@ -13,6 +13,7 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
 
 from sweep import names as M
+from sweep.analysis import _costs, _fanova, _findings
 from sweep.analysis import _figures as plots
 from sweep.analysis import _stats as stats
 from sweep.config import ConfigError, ExperimentConfig, SweepIdentity, validate
@@ -56,7 +57,7 @@ PARAMS = list(SPECS)
 
 
 def test_importance_names_the_parameter_the_objective_depends_on() -> None:
-    found = stats.importance(runs_table(20), PARAMS, SPECS)
+    found = _fanova.importance(runs_table(20), PARAMS, SPECS)
     assert found.reason is None and found.n == 20 and found.configurations == 20
     table = found.table.set_index("param")
     assert table["importance"].sum() == pytest.approx(1.0)
@@ -71,7 +72,7 @@ def test_a_searched_list_is_a_category() -> None:
     runs["params.model.widths"] = [widths[i % 3] for i in range(12)]
     runs[M.VAL_ACCURACY] += [0.05 * (i % 3) for i in range(12)]
     specs = {**SPECS, "params.model.widths": "choice[[48, 96], [64, 128], [96, 192]]"}
-    found = stats.importance(runs, [*PARAMS, "params.model.widths"], specs)
+    found = _fanova.importance(runs, [*PARAMS, "params.model.widths"], specs)
     assert found.table.set_index("param").loc["params.model.widths", "values"] == 3
     fig = plots.interaction_heatmap(
         runs, "params.model.widths", "params.train.optimizer.lr", M.VAL_ACCURACY, "t"
@@ -81,8 +82,8 @@ def test_a_searched_list_is_a_category() -> None:
 
 
 def test_importance_is_the_same_from_the_same_runs() -> None:
-    a = stats.importance(runs_table(12), PARAMS, SPECS).table
-    b = stats.importance(runs_table(12), PARAMS, SPECS).table
+    a = _fanova.importance(runs_table(12), PARAMS, SPECS).table
+    b = _fanova.importance(runs_table(12), PARAMS, SPECS).table
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -106,14 +107,14 @@ def test_importance_says_why_it_says_nothing(case: str, reason: str) -> None:
         runs[PARAMS] = "1"
     if case == "repeats":  # 4 configurations, 3 seeds each: 4 points of the space
         runs[PARAMS + ["config_id"]] = runs[PARAMS + ["config_id"]].iloc[[0, 1, 2, 3] * 3].values
-    found = stats.importance(runs, PARAMS, SPECS)
+    found = _fanova.importance(runs, PARAMS, SPECS)
     assert found.reason.startswith(reason) and found.table.empty
 
 
 def test_pareto_front_keeps_what_nothing_beats_at_its_cost() -> None:
     cost = pd.Series([1.0, 2.0, 3.0, 3.0, 4.0, np.nan])
     value = pd.Series([0.80, 0.79, 0.85, 0.84, 0.85, 0.99])
-    front = stats.pareto_front(cost, value)
+    front = _costs.pareto_front(cost, value)
     # 2.0 costs more than 1.0 and scores less; 3.0 at 0.84 is beaten at its cost; 4.0
     # scores no more than 3.0 for more; NaN is never on it
     assert list(front) == [True, False, True, False, False, False]
@@ -130,7 +131,7 @@ def costed(runs: pd.DataFrame) -> pd.DataFrame:
 
 def test_costs_per_configuration_and_their_fronts() -> None:
     runs = costed(runs_table(6))
-    table = stats.costs(runs).set_index("config_id")
+    table = _costs.costs(runs).set_index("config_id")
     for _, run in runs.iterrows():
         row = table.loc[run["config_id"]]
         assert row["parameters"] == run[M.NUM_PARAMETERS]
@@ -154,7 +155,7 @@ def test_costs_per_configuration_and_their_fronts() -> None:
 def test_efficiency_bands_beside_the_published_ones() -> None:
     runs = costed(runs_table(4))
     runs[M.NUM_PARAMETERS] = [250_000.0, 500_000.0, 700_000.0, 2_000_000.0]
-    table = stats.efficiency(stats.costs(runs))
+    table = _costs.efficiency(_costs.costs(runs))
     bands = {(r["low"], r["high"]): r for _, r in table.iterrows()}
     middle = bands[(300_000, 800_000)]
     assert middle["configurations"] == 2 and middle["published_accuracy"] == "93–94%"
@@ -205,7 +206,7 @@ def judged(units: list[tuple[str, list[float], dict | None, str]], file_budget=N
             "file_budget": [file_budget] * len(units),
         }
     )
-    return frame, stats.findings(frame, summary, sweeps).set_index("unit")
+    return frame, _findings.findings(frame, summary, sweeps).set_index("unit")
 
 
 BASE = [0.80, 0.81, 0.79]
@@ -308,7 +309,7 @@ def test_epochs_may_differ_where_the_files_set_them_differently() -> None:
             }
         )
         table = summary if budgets is None else summary.assign(budget=list(budgets))
-        return stats.findings(frame, table, sweeps).set_index("unit").loc["exp6/u", "verdict"]
+        return _findings.findings(frame, table, sweeps).set_index("unit").loc["exp6/u", "verdict"]
 
     assert verdict((5, 25)) == "supported"
     assert verdict((5, 5)) == "budgets differ"  # the same file epochs: the cut is not the idea
@@ -328,11 +329,11 @@ def test_one_run_is_not_enough_for_a_verdict() -> None:
 
 
 def test_prediction_in_words() -> None:
-    assert stats.prediction_text({"worse_than": "exp1_b"}) == "test accuracy worse than exp1_b"
-    assert stats.prediction_text({"at_least": 0.945}) == "test accuracy at least 94.50%"
-    text = stats.prediction_text({"between": [0.89, 0.9], "metric": "val_accuracy"})
+    assert _findings.prediction_text({"worse_than": "exp1_b"}) == "test accuracy worse than exp1_b"
+    assert _findings.prediction_text({"at_least": 0.945}) == "test accuracy at least 94.50%"
+    text = _findings.prediction_text({"between": [0.89, 0.9], "metric": "val_accuracy"})
     assert text == "val accuracy between 89.00% and 90.00%"
-    assert stats.prediction_text(None) == "–"
+    assert _findings.prediction_text(None) == "–"
 
 
 # ----------------------------------------------------------------------------- expect:
@@ -397,9 +398,9 @@ def test_heat_map_cells_hold_the_mean_of_their_runs() -> None:
 
 
 def test_importance_bars_and_cost_figure_draw() -> None:
-    found = stats.importance(runs_table(12), PARAMS, SPECS)
+    found = _fanova.importance(runs_table(12), PARAMS, SPECS)
     fig = plots.importance_bars(found.table, "t")
     assert len(fig.axes[0].patches) == 3
-    costs = stats.costs(costed(runs_table(6)))
+    costs = _costs.costs(costed(runs_table(6)))
     fig = plots.cost_figure(costs, "t")
     assert [ax.get_xscale() for ax in fig.axes[:2]] == ["log", "log"]

@@ -1,9 +1,11 @@
 """Pure analysis: tables and figures in, tables and figures out (no store, no search).
 Evaluation of predictions (``_evaluation``), the selection rule and seeds (``_selection``),
-what a sweep's trials came to (``_outcomes``), statistics and findings (``_stats``),
-importance (``_importance``) and every figure (``_figures``).
+what a sweep's trials came to (``_outcomes``), statistics (``_stats``), findings against a
+file's prediction (``_findings``), cost (``_costs``), fANOVA importance (``_fanova``), one
+sweep's analysis (``_importance``) and every figure (``_figures``).
 """
 
+from ._costs import costs, efficiency
 from ._evaluation import (
     confusion,
     confusion_frame,
@@ -13,6 +15,7 @@ from ._evaluation import (
     read_confusion,
     summary_text,
 )
+from ._fanova import MIN_IMPORTANCE_CONFIGS
 from ._figures import (
     confusion_matrix_figure,
     cost_figure,
@@ -22,18 +25,15 @@ from ._figures import (
     optimization_history,
     params_vs_metric,
 )
+from ._findings import findings
 from ._importance import analyse, importance_rows, searched
 from ._outcomes import SweepResult, TrialSummary
 from ._selection import REPEAT, TRIAL, base_seed, config_id, missing_runs, roles, trial_seed
 from ._stats import (
-    MIN_IMPORTANCE_CONFIGS,
     best_so_far,
     compare,
     configurations,
-    costs,
     describe,
-    efficiency,
-    findings,
     mark_selected,
     searched_params,
     summarize,

@@ -1,6 +1,6 @@
 """One sweep's analysis, from its runs table: which searched parameters matter
-(:func:`stats.importance`), how they act together (every run in parallel coordinates, the
-two most important in a heat map), and what its configurations cost (:func:`stats.costs`,
+(:func:`fanova.importance`), how they act together (every run in parallel coordinates, the
+two most important in a heat map), and what its configurations cost (:func:`_costs.costs`,
 Pareto fronts). Tables and figures only: the report shows them for every sweep, and a
 sweep logs its own on its parent run when it ends. Pure: no MLflow, no files.
 """
@@ -14,6 +14,7 @@ import pandas as pd
 
 from .. import names as M
 from ..names import RunStatus
+from . import _fanova as fanova
 from . import _figures as plots
 from . import _stats as stats
 
@@ -24,7 +25,7 @@ OBJECTIVE = M.VAL_ACCURACY  # what importance explains: the returned model's, on
 class SweepAnalysis:
     label: str  # the sweep and its budget, as the report names it
     params: list[str]  # its searched params (the columns that vary between configurations)
-    importance: stats.Importance
+    importance: fanova.Importance
     figures: list[tuple[str, str, Any]] = field(default_factory=list)  # caption, name, Figure
 
 
@@ -45,11 +46,11 @@ def analyse(
     costs: pd.DataFrame | None = None,
 ) -> SweepAnalysis:
     """The analysis of one sweep (``runs``: its rows of the runs table). Figures are named
-    ``{slug}_importance.png`` and so on; ``costs`` (its rows of :func:`stats.costs`) adds
+    ``{slug}_importance.png`` and so on; ``costs`` (its rows of :func:`_costs.costs`) adds
     the cost figure."""
 
     params = searched(runs, specs)
-    found = stats.importance(runs, params, specs, OBJECTIVE)
+    found = fanova.importance(runs, params, specs, OBJECTIVE)
     log = [p for p, spec in (specs or {}).items() if spec.startswith("loguniform")]
     figures = []
     if not found.table.empty:
