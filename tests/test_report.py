@@ -379,19 +379,27 @@ def test_the_command_in_a_new_process(store: Path, tmp_path: Path) -> None:
     assert (tmp_path / "analysis.html").is_file()
 
 
-def test_a_confusion_matrix_not_drawn_is_drawn_from_its_numbers(tmp_path: Path) -> None:
-    """A selected run with confusion_matrix.csv but no figure: the report draws it."""
-    from sweep.report._build import _selected_confusion_matrix
+def test_the_selected_confusion_matrix_is_drawn_from_its_numbers(tmp_path: Path) -> None:
+    """The report draws the best selected run's confusion matrix from confusion_matrix.csv
+    (a store and an export hold the same numbers); a run without one gives no figure; a
+    store that answers with an error is not taken for a missing table."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST
+
+    from sweep.report._drawing import selected_confusion_matrix
     from sweep.train import CLASS_NAMES
 
     table = pd.DataFrame(np.eye(10, dtype=int) * 900, columns=CLASS_NAMES)
     table.insert(0, "true", CLASS_NAMES)
 
     class Client:
+        def __init__(self, error: Exception | None = None) -> None:
+            self.error, self.asked = error, []
+
         def download_artifacts(self, run_id: str, name: str, out: str) -> str:
-            assert run_id == "run1"
-            if name != "confusion_matrix.csv":
-                raise OSError(f"no {name}")
+            self.asked.append((run_id, name))
+            if self.error is not None:
+                raise self.error
             path = Path(out) / name
             table.to_csv(path, index=False)
             return str(path)
@@ -399,7 +407,15 @@ def test_a_confusion_matrix_not_drawn_is_drawn_from_its_numbers(tmp_path: Path) 
     summary = pd.DataFrame(
         {"val_mean": [0.9], "best_run_id": ["run1"], "label": ["exp"], "selected_config": ["abc"]}
     )
-    figure = _selected_confusion_matrix(Client(), summary, tmp_path)
+    client = Client()
+    figure = selected_confusion_matrix(client, summary, tmp_path)
+    assert client.asked == [("run1", "confusion_matrix.csv")]
     assert figure is not None and figure.name == "best_confusion_matrix.png"
     assert (tmp_path / figure.name).stat().st_size > 10_000
-    assert not (tmp_path / "confusion_matrix.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best_confusion_matrix.png"]
+    missing = MlflowException("no such artifact", error_code=RESOURCE_DOES_NOT_EXIST)
+    assert selected_confusion_matrix(Client(missing), summary, tmp_path / "a") is None
+    assert selected_confusion_matrix(Client(FileNotFoundError()), summary, tmp_path) is None
+    with pytest.raises(MlflowException, match="database is locked"):
+        broken = MlflowException("database is locked", error_code=INTERNAL_ERROR)
+        selected_confusion_matrix(Client(broken), summary, tmp_path)

@@ -6,7 +6,7 @@ as a table (``_runs``) and a store opened for reading only (``_reading``).
 """
 
 from ._artifacts import BEST_ALIAS
-from ._reading import STORE_ERRORS, StoreReader, not_found
+from ._reading import STORE_ERRORS, StoreReader, artifact_if_any, not_found
 from ._runs import SEARCH_SPEC, all_runs, is_trial, sweep_key, sweep_row, trial_row
 from ._store import (
     StoreError,
@@ -38,6 +38,7 @@ __all__ = [
     "absolute_uri",
     "all_runs",
     "answered_with_error",
+    "artifact_if_any",
     "check",
     "existing",
     "hides_password",

@@ -31,6 +31,18 @@ def not_found(exc: BaseException) -> bool:
     )
 
 
+def artifact_if_any(client: Any, run_id: str, name: str, folder: str | Path) -> Path | None:
+    """A run's artifact ``name`` copied into ``folder``; None where the run has none of that
+    name. ``client`` is MLflow's or one that answers the same call (an export's reader); a
+    store that answered with an error raises."""
+    try:
+        return Path(client.download_artifacts(run_id, name, str(folder)))
+    except (MlflowException, FileNotFoundError) as exc:
+        if isinstance(exc, FileNotFoundError) or not_found(exc):
+            return None
+        raise
+
+
 class StoreReader:
     """MLflow's client on one store, asked only questions that read."""
 

@@ -1,22 +1,14 @@
-"""The report over a store: its runs loaded and analysed into tables, findings and
-figures (``_build``), rendered as Markdown and HTML (``_render``).
+"""The report over a store or its exports: the runs loaded (``_loading``), analysed into
+tables, findings and figures (``_build``, ``_drawing``), rendered as Markdown and HTML
+(``_render``), written into ACTIONPLAN.md's and the README's results sections
+(``_sections``); a store's results exported as text and read back (``_exports``).
 """
 
-from ._build import (
-    Report,
-    ReportError,
-    ReportInputError,
-    assign_units,
-    build_report,
-    load_runs,
-    markers,
-    section_page,
-    sources,
-    update_actionplan,
-    update_section,
-)
+from ._build import Report, build_report, sources
 from ._exports import export_results, exported_on, read_results
+from ._loading import ReportError, ReportInputError, assign_units, load_runs
 from ._render import PUBLISHED, study_table
+from ._sections import markers, section_page, update_actionplan, update_section
 
 __all__ = [
     "PUBLISHED",

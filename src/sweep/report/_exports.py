@@ -22,7 +22,7 @@ from mlflow.entities import Metric
 from .. import names as M
 from ..config import name_stem
 from ..names import RunStatus
-from ..record import not_found
+from ..record import artifact_if_any
 
 RUNS, SWEEPS, EPOCHS, CONFUSION = "runs.csv", "sweeps.csv", "epochs.csv", "confusion"
 EXPORTED = "exported.json"  # what was exported from where, and when
@@ -74,13 +74,11 @@ def _write(folder: Path, runs: pd.DataFrame, sweeps: pd.DataFrame, client: Any) 
     pd.DataFrame(rows, columns=columns).to_csv(folder / EPOCHS, index=False)
     (folder / CONFUSION).mkdir()
     for run_id in runs.loc[runs["status"] == RunStatus.FINISHED, "run_id"]:
-        try:
-            local = client.download_artifacts(run_id, M.CONFUSION_TABLE, str(folder / CONFUSION))
-        except Exception as exc:  # a run without one: the report draws none for it
-            if not_found(exc) or isinstance(exc, FileNotFoundError):
-                continue
-            raise  # (a store that answered with an error: nothing half-exported is kept)
-        Path(local).rename(folder / CONFUSION / f"{run_id}.csv")
+        # a run without one is skipped (the report draws none for it); a store that answered
+        # with an error raises, and nothing half-exported is kept
+        local = artifact_if_any(client, run_id, M.CONFUSION_TABLE, folder / CONFUSION)
+        if local is not None:
+            local.rename(folder / CONFUSION / f"{run_id}.csv")
 
 
 class ExportedRuns:
