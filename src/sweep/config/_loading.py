@@ -16,15 +16,10 @@ from pydantic import (
     ValidationError,
 )
 
+from ._base import set_dotted
 from ._reader import _LOADER, ConfigError, _key, _part, _resolve, _short, check_shape
-from ._schema import (
-    MODEL_KINDS,
-    TRAINING_SET,
-    Distribution,
-    ExperimentConfig,
-    set_dotted,
-    split_problem,
-)
+from ._schema import MODEL_KINDS, TRAINING_SET, ExperimentConfig, split_problem
+from ._sweep import Distribution
 
 
 def listed(items: list[str], shown: int = 4) -> str:

@@ -1,7 +1,8 @@
 """The report over a store or its exports: the runs loaded (``_loading``), analysed into
-tables, findings and figures (``_build``, ``_drawing``), rendered as Markdown and HTML
-(``_render``), written into ACTIONPLAN.md's and the README's results sections
-(``_sections``); a store's results exported as text and read back (``_exports``).
+tables, findings and figures (``_build``, ``_drawing``), its tables' rows (``_render``) on a
+page of Markdown and of HTML (``_page``), written into ACTIONPLAN.md's and the README's
+results sections (``_sections``); a store's results exported as text and read back
+(``_exports``).
 """
 
 from ._build import Report, build_report, sources

@@ -37,20 +37,17 @@ from ..record import (
 )
 from ._drawing import draw_figures, save_figures, selected_confusion_matrix
 from ._loading import ReportInputError, assign_units, load_curves, load_sources, matches
+from ._page import Block, to_html, to_markdown
 from ._render import (
-    Block,
     configurations_table,
     cost_blocks,
     findings_blocks,
     importance_blocks,
     result_blocks,
     summary_table,
-    to_html,
-    to_markdown,
 )
 
 
-# ----------------------------------------------------------------------------- the report
 @dataclass(frozen=True)
 class Report:
     summary: pd.DataFrame

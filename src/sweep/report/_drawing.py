@@ -23,12 +23,8 @@ from ..analysis import (
     searched_params,
 )
 from ..names import RunStatus
-from ..record import (
-    artifact_if_any,
-)
-from ._render import (
-    Figure,
-)
+from ..record import artifact_if_any
+from ._page import Figure
 
 
 def _optimization_frame(frame: pd.DataFrame) -> pd.DataFrame:
