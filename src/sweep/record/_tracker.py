@@ -17,7 +17,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,7 +27,6 @@ from loguru import logger
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.environment_variables import MLFLOW_EXPERIMENT_ID
 from mlflow.exceptions import MlflowException
-from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from mlflow.tracking import MlflowClient, fluent
 from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
@@ -38,7 +36,8 @@ from ..config import name_stem
 from ..faults import StorageFull, folder_refuses_writes, full_message, storage_problem
 from ..names import DEFAULT_TRACKING_URI, STORE_TIMEOUT_S, RunStatus
 from ..signals import StoreLost
-from ._store import absolute_uri, kind, older_mlflow, schema_lock, shown, sqlite_path
+from ._checks import schema_lock
+from ._store import absolute_uri, kind, older_mlflow, shown, sqlite_path
 
 T = TypeVar("T")
 # MLflow's database layer logs every error it re-raises, with a traceback, and its table
@@ -148,25 +147,6 @@ def source_tags(yaml_path: str | Path | None) -> dict[str, str]:
 def _param_value(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."
-
-
-@dataclass
-class _FinalSample:
-    """MLflow's monitor, whose ``finish`` also logs a last sample: MLflow's own drops the
-    one it took before the stop, so a trial shorter than the sampling interval would have
-    none."""
-
-    monitor: Any
-
-    def finish(self) -> None:
-        m = self.monitor
-        m.finish()
-        try:
-            m.collect_metrics()
-            m.publish_metrics(m.aggregate_metrics())
-            m.mlflow_logger.flush()
-        except Exception:  # (as MLflow's: a sample that cannot be logged is dropped)
-            pass
 
 
 class Tracker:
@@ -397,22 +377,3 @@ class Tracker:
             path = Path(tmp) / file
             frame.to_csv(path, index=False)
             self.log_file(run_id, path, folder or None)
-
-
-def system_metrics(tracker: Tracker, run_id: str, resumed: Any = None) -> Any:
-    """MLflow's own monitor of CPU, memory, disk, network (and NVIDIA GPU) use, logged into
-    the run as ``system/...`` metrics at MLflow's sampling interval (10 s;
-    ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL``) until its ``finish()``. Its failures are
-    its own: a sample that cannot be logged is dropped, quietly, and a monitor that cannot
-    start is a warning (None). ``resumed``: a run going on, whose samples continue its
-    steps."""
-    logging.getLogger("mlflow.system_metrics").setLevel(logging.CRITICAL)
-    try:
-        monitor = SystemMetricsMonitor(
-            run_id, resume_logging=resumed is not None, tracking_uri=tracker.tracking_uri
-        )
-        monitor.start()
-    except Exception as exc:  # (psutil missing, say): the trial trains on without
-        logger.warning("no system metrics for run {}: {}", run_id, exc)
-        return None
-    return _FinalSample(monitor)
