@@ -14,10 +14,11 @@ def test_the_public_names_resolve_to_the_modules_that_define_them() -> None:
     from sweep.config import _loading as config
     from sweep.report import _build as report
     from sweep.search import _loop as loop
+    from sweep.search import _phases as phases
     from sweep.train import _trial as trial
 
     assert sweep.load_experiment is config.load_experiment
-    assert sweep.run_sweep is loop.run_sweep and sweep.RunOptions is loop.RunOptions
+    assert sweep.run_sweep is loop.run_sweep and sweep.RunOptions is phases.RunOptions
     assert sweep.train_trial is trial.train_trial and sweep.build_report is report.build_report
     assert all(getattr(sweep, name) is not None for name in sweep.__all__)
     with pytest.raises(AttributeError, match="no attribute 'fit_everything'"):

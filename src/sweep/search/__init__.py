@@ -1,11 +1,14 @@
-"""The search: the space and its samples (``_space``), the pruning rules (``_pruning``),
-where trials run (``_backends``), the state of a sweep on disk and resuming it
-(``_state``), one trial's lifecycle (``_trial``) and the Hyperopt loop that ties them
-(``_loop``: :func:`run_sweep`). It decides; ``record`` writes.
+"""The search: the space and its samples (``_space``), the samplers (``_samplers``: TPE,
+random, anneal, the grid, start points and the replay of cut-off trials), the pruning rules
+(``_pruning``), where trials run (``_backends``), the state of a sweep on disk and resuming
+it (``_state``), one trial's lifecycle (``_trial``), a sweep's two phases (``_phases``: the
+search and the repeats), a sweep from start to end (``_loop``: :func:`run_sweep`) and a
+study of several sweeps (``_study``). It decides; ``record`` writes.
 """
 
 from ._backends import BackendError, cancel_when_store_lost, resolve_master, store_lost
-from ._loop import RunOptions, no_progress_stop, run_sweep
+from ._loop import run_sweep
+from ._phases import RunOptions, no_progress_stop
 from ._pruning import Siblings, applies, is_rung, should_prune
 from ._space import BUILDERS, apply_sample, build_space
 from ._study import Planned, load_study, plan

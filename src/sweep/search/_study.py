@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import ConfigError, ExperimentConfig, SweepIdentity, load_experiment
 from . import _state as resume
-from ._loop import most_epochs, train_images
+from ._phases import most_epochs, train_images
 
 
 class StudySweep(BaseModel):
