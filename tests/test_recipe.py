@@ -24,14 +24,8 @@ from sweep.config import (
 )
 from sweep.train import build_model, count_parameters
 from sweep.train._augment import cutout, erase
-from sweep.train._fit import (
-    _averaged,
-    batches_per_epoch,
-    decay_weights,
-    fit,
-    make_optimizer,
-    make_scheduler,
-)
+from sweep.train._fit import _averaged, fit
+from sweep.train._optim import batches_per_epoch, decay_weights, make_optimizer, make_scheduler
 from sweep.train._scoring import evaluate, predict_logits, to_input
 from test_train import tiny_splits
 

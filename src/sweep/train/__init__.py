@@ -1,12 +1,25 @@
-"""Training one model, recording nothing: the data (``_data``), the model registry
-(``_models``), devices and precision (``_devices``), augmentation (``_augment``), scoring
-with the one pixel transform (``_scoring``), ``fit`` (``_fit``) and one trial trained and
-tested (``_trial``: :func:`train_trial` -> :class:`TrialOutcome`). No MLflow, no Hyperopt.
+"""Training one model, recording nothing: the data (``_data``, its files read by
+``_files``), the model registry (``_models``), devices and precision (``_devices``),
+augmentation (``_augment``), scoring with the one pixel transform (``_scoring``), the
+optimizer and schedules (``_optim``), ``fit`` (``_fit``) and one trial trained and tested
+(``_trial``: :func:`train_trial` -> :class:`TrialOutcome`). No MLflow, no Hyperopt.
 """
 
 from ._augment import augment
 from ._data import (
     CLASS_NAMES,
+    Splits,
+    digest,
+    download,
+    find_data_dir,
+    load_source,
+    make_splits,
+    split_problem_in,
+    stratified_subset,
+    training_images,
+)
+from ._devices import choose_device, cpu_model, cpu_runs_bf16, device_problem, resolve_precision
+from ._files import (
     FILES,
     HOW_TO_GET,
     TEST_IMAGES,
@@ -14,22 +27,13 @@ from ._data import (
     TRAIN_LABELS,
     DataError,
     PickleError,
-    Splits,
-    digest,
-    download,
-    find_data_dir,
     load_arrays,
     load_pickle,
-    load_source,
-    make_splits,
     read_idx,
-    split_problem_in,
-    stratified_subset,
-    training_images,
 )
-from ._devices import choose_device, cpu_model, cpu_runs_bf16, device_problem, resolve_precision
-from ._fit import DivergedError, fit, make_optimizer
+from ._fit import DivergedError, fit
 from ._models import REGISTRY, build_model, count_parameters
+from ._optim import make_optimizer
 from ._scoring import MEAN, STD, evaluate, to_input
 from ._trial import (
     EVAL_PRECISION,

@@ -1,6 +1,6 @@
 """Step 5 of the data flow: ``fit()`` trains one model on in-memory splits and reports each
-epoch through a callback: the optimizer, the schedulers, early stopping, weight averaging,
-the training state a checkpoint keeps. No MLflow here.
+epoch through a callback: the epochs with the optimizer and schedulers of ``_optim``, early
+stopping, weight averaging, the training state a checkpoint keeps. No MLflow here.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..names import FitEnd
 from ._augment import augment, cutout, erase
 from ._data import Splits
 from ._devices import _autocast, resolve_precision
+from ._optim import PER_BATCH, batches_per_epoch, decay_weights, make_optimizer, make_scheduler
 from ._scoring import _uses_channels_last, evaluate, to_input
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -47,73 +48,6 @@ class FitResult:
     precision: str
     pruned_at: int | None = None  # the epoch after which the pruner stopped it
     interrupted: bool = False  # should_stop() ended it before its last epoch
-
-
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    o = cfg.optimizer
-    if o.name == "sgd":
-        coupled = 0.0 if o.decoupled_weight_decay else o.weight_decay  # (else: decay_weights)
-        return torch.optim.SGD(
-            model.parameters(),
-            lr=o.lr,
-            momentum=o.momentum,
-            weight_decay=coupled,
-            nesterov=o.nesterov,
-        )
-    cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-    return cls(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-
-
-@torch.no_grad()
-def decay_weights(optimizer: torch.optim.Optimizer, weight_decay: float) -> None:
-    """SGD's decoupled weight decay, before its step: ``w -= lr * wd * w`` at the step's
-    learning rate, as AdamW decays (torch's SGD adds ``wd * w`` to the gradient instead)."""
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            p.mul_(1.0 - group["lr"] * weight_decay)
-
-
-def batches_per_epoch(n: int, batch_size: int) -> int:
-    """The optimizer steps of one epoch over ``n`` images (a 1-image tail is skipped)."""
-    full, tail = divmod(n, batch_size)
-    return max(1, full + (tail >= 2 or (tail == 1 and full == 0)))
-
-
-PER_BATCH = ("onecycle", "cosine")  # schedulers stepped after every batch, not every epoch
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps: int = 1):  # noqa: ANN201
-    """The learning-rate schedule; ``steps``: optimizer steps per epoch (the per-batch
-    schedules span ``epochs * steps``)."""
-    s = cfg.scheduler
-    total = max(1, cfg.epochs * steps)
-    if s.name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=cfg.optimizer.lr,
-            total_steps=total,
-            pct_start=s.warmup,
-            anneal_strategy=s.anneal,
-            cycle_momentum=False,  # the optimizer's momentum (or Adam's betas) stays as set
-        )
-    if s.name == "cosine":
-        warm, floor = s.warmup * total, min(1.0, s.min_lr / cfg.optimizer.lr)  # (never up)
-
-        def factor(step: int) -> float:
-            if step < warm:
-                return (step + 1) / (warm + 1)
-            done = min(1.0, (step - warm) / max(1.0, total - warm))
-            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * done))
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    if s.name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
-    if s.name == "plateau":
-        mode = "min" if s.monitor == M.VAL_LOSS else "max"
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode=mode, factor=s.factor, patience=s.patience, min_lr=s.min_lr
-        )
-    return None
 
 
 class _EarlyStopping:
