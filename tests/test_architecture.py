@@ -3,7 +3,7 @@ which each imports only from those before it (config → train → analysis → 
 → report → cli, on a base of names, faults, signals and console), imports form no cycle,
 only ``record`` and ``report`` touch MLflow, training knows nothing of Hyperopt or MLflow,
 and no function is longer than a screen (the command line's tables of flags aside), no
-class longer than 250 lines."""
+class longer than 250 lines, no module longer than 400."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from conftest import REPO
 PACKAGE = REPO / "src" / "sweep"
 MAX_LINES = 60
 MAX_CLASS_LINES = 250
+MAX_MODULE_LINES = 400
 TABLES = {
     ("_arguments.py", "run_arguments"),
     ("_arguments.py", "report_arguments"),
@@ -214,4 +215,13 @@ def test_no_class_is_longer_than_250_lines() -> None:
                 lines = node.end_lineno - node.lineno + 1
                 if lines > MAX_CLASS_LINES:
                     long.append(f"{module_name(path)}:{node.name} ({lines} lines)")
+    assert not long, long
+
+
+def test_no_module_is_longer_than_400_lines() -> None:
+    long = [
+        f"{module_name(path)} ({n} lines)"
+        for path in sources()
+        if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
     assert not long, long

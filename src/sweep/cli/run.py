@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from . import _arguments as cli
+from . import _messages as say
 from ._shell import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ROOM, error, guarded
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def _checked(args: argparse.Namespace) -> ExperimentConfig | int:
         error(exc)
         return EXIT_BAD_INPUT
     if args.dry_run:
-        cli.print_dry_run(config)
+        say.print_dry_run(config)
         return 0
     problem = _pickle_split_problem(config, args)
     if problem:
@@ -159,7 +160,7 @@ def _run(args: argparse.Namespace, stop: GracefulStop) -> int:
         then = "Finished trials are kept; fix the store, then run the same command to resume."
         error(answered_with_error(options.tracking_uri, exc, then))
         return EXIT_FAILED
-    code = cli.summary(result, options.tracking_uri, args.ui_port, config.name)
+    code = say.summary(result, options.tracking_uri, args.ui_port, config.name)
     if stop.is_set():  # the signal came as the sweep was ending: nothing is left to resume
         print("\nStopped; the sweep had already finished.", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_NO_ROOM
         if isinstance(exc, StoreLost):
             print(f"\nerror: {exc}; the sweep stopped.", file=sys.stderr)
-        return cli.interrupted(argv)
+        return say.interrupted(argv)
 
 
 if __name__ == "__main__":
