@@ -308,7 +308,7 @@ def test_repeats_of_one_fixed_configuration(tmp_path: Path, real_data_dir) -> No
     assert len({k.data.tags[M.TAG_CONFIG] for k in kids}) == 1
     assert sorted(int(k.data.params["train.seed"]) for k in kids) == [1, 2, 3]
     assert sorted(k.data.tags[M.TAG_ROLE] for k in kids) == ["repeat", "repeat", "trial"]
-    from sweep.report import build_report  # the command itself: tests/test_report.py
+    from sweep.report import build_report  # the command itself: tests/report/test_report.py
 
     report = build_report(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "r")
     lines = report.markdown.splitlines()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import EXPERIMENTS
 from sweep.config import CNNConfig, MLPConfig, WideDeepConfig, load_experiment
 from sweep.train import REGISTRY, build_model, count_parameters
 
@@ -90,7 +91,7 @@ def _study_range(path: Path) -> tuple[float, float]:
 def test_exp8_spans_the_studys_wider_models() -> None:
     """The study's wider runs had 1.2M-4.1M parameters; exp8's search space spans that
     range, and its file states the range it spans."""
-    path = Path(__file__).parents[1] / "experiments" / "exp8.yaml"
+    path = EXPERIMENTS / "exp8.yaml"
     config = load_experiment(path)
     sizes = []
     for values in itertools.product(*(d.args for d in config.search.values())):

@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from conftest import examples
+from support import no_sweep, run  # noqa: F401 (no_sweep: a fixture)
 from sweep.__main__ import main
 from sweep.config import MODEL_CONFIGS, ExperimentConfig
-from test_malformed import no_sweep, run  # noqa: F401 (no_sweep: a fixture)
 
 HUGE = "__huge_literal__"  # replaced in the file's text by an integer of 5,000 digits
 

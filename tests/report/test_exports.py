@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from support import run_tiny
 from sweep import names as M
 from sweep.__main__ import main
 from sweep.report import load_runs, read_results
-from test_sweep import run_tiny
 
 pytestmark = pytest.mark.sweep  # a sweep in this process, into a temporary store
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synthetic_images
+from support import tiny_splits
 from sweep import names as M
 from sweep.config import (
     EarlyStoppingConfig,
@@ -19,7 +19,6 @@ from sweep.train import (
     MEAN,
     STD,
     DivergedError,
-    Splits,
     augment,
     build_model,
     choose_device,
@@ -28,21 +27,6 @@ from sweep.train import (
     resolve_precision,
     to_input,
 )
-
-
-def tiny_splits(n_train: int = 1000, random_labels: bool = False, seed: int = 0) -> Splits:
-    rng = np.random.default_rng(seed)
-
-    def part(n: int, s: int):
-        y = np.arange(n) % 10
-        rng.shuffle(y)
-        x = synthetic_images(y.astype(np.uint8), seed=s)
-        if random_labels:
-            y = rng.integers(0, 10, n)
-        return x, y.astype(np.int64)
-
-    (xt, yt), (xv, yv), (xs, ys) = part(n_train, 1), part(200, 2), part(200, 3)
-    return Splits(xt, yt, xv, yv, xs, ys)
 
 
 def mlp() -> torch.nn.Module:

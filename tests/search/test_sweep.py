@@ -7,32 +7,12 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from support import TINY, run_tiny
 from sweep import names as M
 from sweep.config import load_experiment
-from sweep.search import RunOptions, no_progress_stop, run_sweep
+from sweep.search import no_progress_stop
 
 pytestmark = pytest.mark.sweep  # sweeps in this process, into temporary stores
-
-TINY = """
-name: tiny
-hypothesis: a tiny MLP learns the synthetic patterns
-model: {kind: mlp, hidden: [32], dropout: 0.0}
-train: {epochs: 2, batch_size: 100}
-search:
-  model.hidden: {choice: [[32], [16, 16]]}
-  train.optimizer.lr: {loguniform: [1.0e-3, 1.0e-2]}
-sweep: {algo: tpe, max_evals: 3, seed: 1}
-data: {subset: 1000}
-"""
-
-
-def run_tiny(tmp_path: Path, synthetic_dir: Path, text: str = TINY):
-    path = tmp_path / "tiny.yaml"
-    path.write_text(text)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    options = RunOptions(tracking_uri=uri, data_dir=str(synthetic_dir), show_progress=False)
-    result = run_sweep(load_experiment(path), path, options)
-    return result, MlflowClient(uri)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,7 @@ marker (a config that gets that far would start training; the checks before it s
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import random
 import tempfile
 from pathlib import Path
@@ -22,11 +20,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import sweep.search
-from conftest import examples
-from sweep.__main__ import main
+from conftest import REPO, examples
+from support import no_sweep, run  # noqa: F401 (no_sweep: a fixture)
 
-EXPERIMENTS = Path(__file__).parents[1] / "experiments"
+EXPERIMENTS = REPO / "experiments"
 FILES = sorted(p.name for p in EXPERIMENTS.glob("*.yaml"))
 KEYS = [
     "name", "hypothesis", "extends", "model", "train", "data", "sweep", "search", "kind",
@@ -67,10 +64,6 @@ values = st.recursive(
 
 DEEP, ALIAS = "__deep_placeholder__", "__alias_placeholder__"
 ENCODINGS = ["utf-8", "utf-8", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32", "latin-1"]
-
-
-class WouldRun(Exception):
-    """Raised where the sweep would start: the file was accepted."""
 
 
 def _containers(tree: Any, path: tuple = ()) -> list[tuple[Any, tuple]]:
@@ -149,30 +142,8 @@ def chain(name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def run(argv: list[str], folder: Path) -> tuple[int, str]:
-    err = io.StringIO()
-    with (
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(err),
-        contextlib.chdir(folder),
-    ):
-        try:
-            code = main(argv)
-        except WouldRun:
-            code = 0
-    return code, err.getvalue()
-
-
 def snapshot(folder: Path) -> set[tuple[str, int]]:
     return {(str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*")}
-
-
-@pytest.fixture
-def no_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
-    def would_run(*args: Any, **kwargs: Any) -> None:
-        raise WouldRun
-
-    monkeypatch.setattr(sweep.search, "run_sweep", would_run)
 
 
 @pytest.mark.usefixtures("no_sweep")

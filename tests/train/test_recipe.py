@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from support import tiny_splits
 from sweep import names as M
 from sweep.config import (
     AugmentConfig,
@@ -27,7 +28,6 @@ from sweep.train._augment import cutout, erase
 from sweep.train._fit import _averaged, fit
 from sweep.train._optim import batches_per_epoch, decay_weights, make_optimizer, make_scheduler
 from sweep.train._scoring import evaluate, predict_logits, to_input
-from test_train import tiny_splits
 
 
 def lrs(scheduler_cfg: SchedulerConfig, epochs: int, steps: int, lr: float = 0.1) -> list[float]:

@@ -20,7 +20,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXPERIMENTS, examples, run_main, tiny_sweep
+from conftest import EXPERIMENTS, REPO, examples, run_main, tiny_sweep
 from sweep.__main__ import main
 from sweep.cli import _shell as shell
 from sweep.config import (
@@ -536,7 +536,7 @@ def test_a_pickle_whose_classes_cannot_be_split_is_refused(
         ["-m", "sweep", "--help"],
         ["-m", "sweep", "report", "--help"],
         ["-m", "sweep", "ui", "--help"],
-        [str(Path(__file__).parents[1] / "analyze_results.py"), "--help"],
+        [str(REPO / "analyze_results.py"), "--help"],
     ],
 )
 @pytest.mark.parametrize("sink", ["/dev/full", "a closed pipe", "closed"])

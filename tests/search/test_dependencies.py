@@ -1,6 +1,6 @@
 """The private parts of Hyperopt this project relies on (pyproject pins the minor version).
 
-If one of these fails after an upgrade, resume.py or backends.py must be adapted before the
+If one of these fails after an upgrade, sweep.search (_state, _backends) must be adapted before the
 pin in pyproject.toml is moved."""
 
 from __future__ import annotations
