@@ -312,16 +312,17 @@ def test_a_store_that_goes_away_stops_the_sweep_resumably(
     assert sorted(int(r.data.tags[M.TAG_TRIAL]) for r in finished) == [1, 2]
 
 
-# ----------------------------------------------------------------------------- the README
+# ----------------------------------------------------------------------------- the docs
 def readme_block(heading: str) -> str:
-    """The first ```bash block after ``heading`` in the README."""
-    text = (REPO / "README.md").read_text()
+    """The first ```bash block after ``heading`` in docs/record.md (the README's reference
+    page for stores)."""
+    text = (REPO / "docs" / "record.md").read_text()
     after = text[text.index(f"\n{heading}\n") :]
     return after.split("```bash\n", 1)[1].split("```", 1)[0]
 
 
 @pytest.mark.slow
-def test_the_readme_shared_store_section_word_for_word(tmp_path: Path, real_data_dir) -> None:
+def test_the_docs_shared_store_section_word_for_word(tmp_path: Path, real_data_dir) -> None:
     """The section's commands, as written, against the PostgreSQL it describes: two sweeps
     at once into a new database (one on Spark), a tracking server on it, a sweep through
     the server, and the report."""

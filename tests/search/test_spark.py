@@ -1,6 +1,6 @@
 """The Spark backend's refusals. A real local Spark session (local[2]) running a 4-trial
 sweep, two trials at a time, into one parent run in PostgreSQL is part of
-tests/record/test_store.py's run of the README's shared-store section."""
+tests/record/test_store.py's run of docs/record.md's shared-store section."""
 
 from __future__ import annotations
 
