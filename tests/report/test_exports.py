@@ -127,3 +127,32 @@ def test_exports_that_are_not_there_are_refused_in_one_line(tmp_path, capsys) ->
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --results") and "\n" not in err
+
+
+def test_a_finished_sweep_in_the_exports_is_known_by_its_setup(exported, tmp_path) -> None:
+    """What lets a study on another machine skip a sweep its exports hold: the same setup
+    (the config but its seeds), finished; an export from before sweeps.csv said how a
+    sweep ended counts where it has every run a sweep of that setup trains."""
+    from sweep.config import SweepIdentity, load_experiment
+    from sweep.report import exported_finished
+    from sweep.search import planned_runs
+
+    result, _, _, out, _, _ = exported
+    config = load_experiment(out.parent / "tiny.yaml")
+    setup, runs = SweepIdentity.of(config).setup, planned_runs(config)
+    assert runs == len(result.trials) == 3
+    sweeps = pd.read_csv(out / "tiny" / "sweeps.csv")
+    assert list(sweeps[["sweep_key", "status"]].itertuples(index=False)) == [(setup, "FINISHED")]
+    assert exported_finished(out, "tiny", setup, runs)
+    assert not exported_finished(out, "tiny", "another setup", runs)
+    assert not exported_finished(out, "other", setup, runs)  # (no folder of that name)
+    copy = tmp_path / "results" / "tiny"
+    copy.mkdir(parents=True)
+    (copy / "runs.csv").write_bytes((out / "tiny" / "runs.csv").read_bytes())
+    sweeps.assign(status="KILLED").to_csv(copy / "sweeps.csv", index=False)  # a time budget
+    assert not exported_finished(copy.parent, "tiny", setup, runs)
+    sweeps.drop(columns=["sweep_key", "status", "ended_by"]).to_csv(copy / "sweeps.csv")
+    assert exported_finished(copy.parent, "tiny", setup, runs)  # (an older export: by runs)
+    assert not exported_finished(copy.parent, "tiny", setup, runs + 1)
+    (copy / "runs.csv").write_text('not,a\n"table')
+    assert not exported_finished(copy.parent, "tiny", setup, runs)

@@ -1,7 +1,7 @@
 """A study (``python -m sweep study``): its file checked whole before anything runs, every
 sweep run with its overrides into one store, finished sweeps skipped when the same command
-runs again, each finished sweep exported, and a time budget that starts no sweep it
-cannot give a minute."""
+runs again or its exports are there (on another machine), each finished sweep exported, and
+a time budget that starts no sweep it cannot give a minute."""
 
 from __future__ import annotations
 
@@ -84,6 +84,14 @@ def test_a_study_runs_every_sweep_once_and_exports_each(
         e.name: len(client.search_runs([e.experiment_id])) for e in client.search_experiments()
     }
     assert after == runs
+    # another machine: a new store, the exports committed beside the study
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}"
+    argv[argv.index(uri)] = elsewhere
+    moved = run_main(argv, tmp_path)
+    assert moved.code == 0 and "every sweep is done" in moved.out, moved.err
+    rows = [line for line in moved.out.splitlines() if line.startswith("study_")]
+    assert len(rows) == 4 and all(" exported " in r for r in rows)  # (the table before, after)
+    assert not (tmp_path / "elsewhere" / "mlflow.db").exists()  # nothing ran, nothing opened
 
 
 def counts(uri: str) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """``python -m sweep study STUDY.yaml [--tracking-uri URI] [--time-budget 3h] [--export
 results]``: every sweep a study file lists, one after another into one store, within one
-time budget. A sweep that finished (of exactly its config) is skipped, one that was cut off
-goes on where it stopped, and each that finishes is exported (``--export DIR``, as
+time budget. A sweep that finished (of exactly its config) is skipped, and so is one whose
+finished results ``--export DIR`` holds already (exported here or on another machine), one
+that was cut off goes on where it stopped, and each that finishes is exported (as
 ``export-results`` does) at once. Before and after, a table says where each sweep stands,
 the epochs and images left and, from the speed this store's finished runs measured on this
 machine, about how long they take. Run the same command again to go on.
@@ -66,21 +67,46 @@ def main(argv: list[str]) -> int:
         return EXIT_BAD_INPUT
     deadline = time.monotonic() + args.time_budget if args.time_budget else None
     print(f"study {study.name}: {len(configs)} sweeps into {shown(uri)}", file=sys.stderr)
-    _table(uri, configs)
+    exported = _exported(args.export, configs)
+    _table(uri, configs, exported)
     if args.plan:
         return 0
-    code = _run(args, uri, configs, deadline)
-    _table(uri, configs)
+    code = _run(args, uri, configs, deadline, exported)
+    _table(uri, configs, _exported(args.export, configs))
     return code
 
 
-def _run(args: argparse.Namespace, uri: str, configs: list[Any], deadline: float | None) -> int:
+def _exported(folder: str | None, configs: list[Any]) -> set[str]:
+    """The names of the sweeps whose finished results ``folder`` holds (of the same setup:
+    the config but its seeds)."""
+    from ..config import SweepIdentity
+    from ..report import exported_finished
+    from ..search import planned_runs
+
+    if not folder:
+        return set()
+    return {
+        config.name
+        for _, config, _ in configs
+        if exported_finished(
+            folder, config.name, SweepIdentity.of(config).setup, planned_runs(config)
+        )
+    }
+
+
+def _run(
+    args: argparse.Namespace,
+    uri: str,
+    configs: list[Any],
+    deadline: float | None,
+    exported: set[str],
+) -> int:
     """Each sweep not done, in order, within the time left; the first that does not finish
     (a failure, an interruption, the budget spent inside it) ends the study's run."""
     from ..search import plan
     from . import run
 
-    for planned in plan(uri, configs):
+    for planned in plan(uri, configs, exported):
         if planned.done:
             continue
         left = None if deadline is None else deadline - time.monotonic()
@@ -118,12 +144,12 @@ def _export(uri: str, name: str, out: str) -> None:
     export_results.main(["--tracking-uri", uri, "--experiments", name, "--out", out])
 
 
-def _table(uri: str, configs: list[Any]) -> None:
+def _table(uri: str, configs: list[Any], exported: set[str]) -> None:
     """Where each sweep stands, and about how long what is left takes here."""
     from ..console import duration
     from ..search import plan
 
-    planned = plan(uri, configs)
+    planned = plan(uri, configs, exported)
     rate = _images_per_second(uri, [p.config.name for p in planned if p.trials_done])
     print(f"{'sweep':<36} {'state':<8} {'trials':>6} {'epochs left':>11} {'images left':>12}")
     for p in planned:

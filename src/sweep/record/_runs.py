@@ -83,7 +83,8 @@ def sweep_key(run: Any) -> str:
 def sweep_row(run: Any, experiment: str) -> dict[str, Any]:
     """A parent run: its hypothesis, its prediction (the file's ``expect:``), the budget
     its file sets, and its search space ({param column: spec}); None where an older store
-    has none of them."""
+    has none of them. Then what it was (its setup's hash, :func:`sweep_key`) and how it
+    ended (its status, and why: ``sweep.ended_by``)."""
     tags, params = run.data.tags, run.data.params
     searched = {
         f"params.{k}": v
@@ -98,6 +99,9 @@ def sweep_row(run: Any, experiment: str) -> dict[str, Any]:
         "expect": _json(tags.get(M.TAG_EXPECT)),
         "file_budget": _json(tags.get(M.TAG_FILE_BUDGET)),
         SEARCH_SPEC: searched,
+        "sweep_key": sweep_key(run),
+        "status": run.info.status,
+        "ended_by": tags.get(M.TAG_ENDED_BY),
     }
 
 

@@ -6,7 +6,7 @@ results sections (``_sections``); a store's results exported as text and read ba
 """
 
 from ._build import Report, build_report, sources
-from ._exports import export_results, exported_on, read_results
+from ._exports import export_results, exported_finished, exported_on, read_results
 from ._loading import ReportError, ReportInputError, assign_units, load_runs
 from ._render import PUBLISHED, study_table
 from ._sections import markers, section_page, update_actionplan, update_section
@@ -19,6 +19,7 @@ __all__ = [
     "assign_units",
     "build_report",
     "export_results",
+    "exported_finished",
     "exported_on",
     "load_runs",
     "markers",

@@ -143,3 +143,21 @@ def exported_on(folder: str | Path) -> str:
     metas = [folder / EXPORTED] if (folder / EXPORTED).is_file() else folder.glob(f"*/{EXPORTED}")
     days = [json.loads(m.read_text()).get("exported", "") for m in metas]
     return max(days, default="")
+
+
+def exported_finished(folder: str | Path, name: str, setup: str, runs: int) -> bool:
+    """Whether ``folder`` (``export-results --out``) holds a finished sweep of experiment
+    ``name`` of the setup ``setup`` (:attr:`SweepIdentity.setup`: the config but its
+    seeds). A sweep exported with its status counts where it finished; one exported before
+    the status was, where it has at least ``runs`` runs (what the sweep trains when nothing
+    stops it early). Anything unreadable counts as not exported: the sweep runs."""
+    where = Path(folder) / name_stem(name)
+    try:
+        sweeps = pd.read_csv(where / SWEEPS)
+        if {"sweep_key", "status"} <= set(sweeps.columns):
+            mine = sweeps[sweeps["sweep_key"] == setup]
+            return bool((mine["status"] == RunStatus.FINISHED).any())
+        table = pd.read_csv(where / RUNS, usecols=["sweep_key"])
+    except (OSError, ValueError, pd.errors.ParserError):
+        return False
+    return int((table["sweep_key"] == setup).sum()) >= runs

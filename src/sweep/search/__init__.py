@@ -8,7 +8,7 @@ study of several sweeps (``_study``). It decides; ``record`` writes.
 
 from ._backends import BackendError, cancel_when_store_lost, resolve_master, store_lost
 from ._loop import run_sweep
-from ._phases import RunOptions, no_progress_stop
+from ._phases import RunOptions, no_progress_stop, planned_runs
 from ._pruning import Siblings, applies, is_rung, should_prune
 from ._space import BUILDERS, apply_sample, build_space
 from ._study import Planned, load_study, plan
@@ -29,6 +29,7 @@ __all__ = [
     "load_study",
     "no_progress_stop",
     "plan",
+    "planned_runs",
     "resolve_master",
     "run_sweep",
     "should_prune",

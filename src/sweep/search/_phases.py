@@ -155,16 +155,21 @@ def train_images(config: ExperimentConfig) -> int:
     return training_images(config.data.subset, config.data.val_fraction)
 
 
+def planned_runs(config: ExperimentConfig, search_until: int | None = None) -> int:
+    """The runs a sweep trains when nothing stops it early: its search (``max_evals``, or
+    the grid times ``repeats``; ``search_until`` for an extended one) and the repeats it
+    owes its best configurations."""
+    s = config.sweep
+    runs = search_until or _search_size(config)
+    return runs if s.algo == "grid" else runs + s.repeat_top * (s.repeats - 1)
+
+
 def most_epochs(config: ExperimentConfig, state: resume.SweepState) -> tuple[int, int]:
     """The most epochs the sweep may train (every search trial and every repeat owed at
     their full epochs) and the most one trial may train."""
-    s = config.sweep
     epochs = config.search.get("train.epochs")
     per_trial = max(int(v) for v in epochs.extremes()) if epochs else config.train.epochs
-    runs = state.search_until or _search_size(config)
-    if s.algo != "grid":
-        runs += s.repeat_top * (s.repeats - 1)
-    return runs * per_trial, per_trial
+    return planned_runs(config, state.search_until) * per_trial, per_trial
 
 
 def _announce(config: ExperimentConfig, most: int) -> None:

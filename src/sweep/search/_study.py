@@ -1,12 +1,14 @@
 """A study: several experiment files, each with the overrides of its budget, run one after
 another into one store. Its file lists them; :func:`plan` says of each whether it finished
-(its sweep's state kept as finished, of exactly this config), was cut off (its state waits
-to be resumed, with how many trials it has) or has not started, and how many epochs and
+(its sweep's state kept as finished, of exactly this config), was exported finished (by
+this machine or another: the caller says which), was cut off (its state waits to be
+resumed, with how many trials it has) or has not started, and how many epochs and
 images it may still train, so that the study's command can skip what is done, resume what
 was cut off and say what is left."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,14 +44,14 @@ class Planned:
     path: Path  # the experiment file
     config: ExperimentConfig
     overrides: dict[str, Any]  # the study's for it (dotted keys)
-    state: str  # "done", "cut off" or "to run"
+    state: str  # "done", "exported", "cut off" or "to run"
     trials_done: int
     epochs_left: int  # at most: every trial and repeat still owed at its full epochs
     images_left: int  # training images those epochs see
 
     @property
     def done(self) -> bool:
-        return self.state == "done"
+        return self.state in ("done", "exported")
 
 
 Entry = tuple[Path, ExperimentConfig, dict[str, Any]]  # a file, its config, its overrides
@@ -80,19 +82,27 @@ def load_study(path: str | Path) -> tuple[StudyFile, list[Entry]]:
     return study, configs
 
 
-def plan(tracking_uri: str, entries: list[Entry]) -> list[Planned]:
-    """Where each sweep of the study stands in the store ``tracking_uri``."""
-    return [_planned(tracking_uri, *entry) for entry in entries]
+def plan(tracking_uri: str, entries: list[Entry], exported: Collection[str] = ()) -> list[Planned]:
+    """Where each sweep of the study stands in the store ``tracking_uri``; ``exported``:
+    the names of the sweeps whose finished results are exported already (a sweep done in
+    the store stays "done")."""
+    return [_planned(tracking_uri, *entry, exported) for entry in entries]
 
 
 def _planned(
-    tracking_uri: str, path: Path, config: ExperimentConfig, overrides: dict[str, Any]
+    tracking_uri: str,
+    path: Path,
+    config: ExperimentConfig,
+    overrides: dict[str, Any],
+    exported: Collection[str] = (),
 ) -> Planned:
     identity = SweepIdentity.of(config).config
     state_file = resume.state_path(tracking_uri, config.name)
     done = _saved(resume.done_path(state_file))
     if done is not None and done.identity.config == identity:
         return Planned(path, config, overrides, "done", resume.n_evaluated(done.trials), 0, 0)
+    if config.name in exported:
+        return Planned(path, config, overrides, "exported", 0, 0, 0)
     cut = _saved(state_file)
     if cut is not None and cut.identity.config == identity:
         most, per_trial = most_epochs(config, cut)
