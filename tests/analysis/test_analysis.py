@@ -404,3 +404,20 @@ def test_importance_bars_and_cost_figure_draw() -> None:
     costs = _costs.costs(costed(runs_table(6)))
     fig = plots.cost_figure(costs, "t")
     assert [ax.get_xscale() for ax in fig.axes[:2]] == ["log", "log"]
+
+
+def test_each_row_says_where_its_runs_trained_and_in_what_precision() -> None:
+    def runs(**columns: list) -> pd.DataFrame:
+        return pd.DataFrame({f"params.resolved.{k}": v for k, v in columns.items()})
+
+    zen3 = runs(
+        device=["cpu"] * 2, cpu=["AMD EPYC"] * 2, cpu_bf16=[False] * 2, precision=["fp32"] * 2
+    )
+    assert stats.machine(zen3) == "AMD EPYC (no native bf16), fp32"
+    zen4 = runs(device=["cpu"], cpu=["AMD EPYC 9B14"], cpu_bf16=["True"], precision=["bf16"])
+    assert stats.machine(zen4) == "AMD EPYC 9B14 (native bf16), bf16"
+    assert stats.machine(runs(device=["cpu"], precision=["fp32"])) == "CPU ?, fp32"  # (older)
+    assert stats.machine(runs(device=["cuda", "cuda"], precision=["bf16", "fp32"])) == (
+        "cuda, bf16/fp32"
+    )
+    assert stats.machine(pd.DataFrame({"run_id": ["a"]})) == "?, ?"

@@ -106,15 +106,26 @@ def test_table_matches_a_recomputation_from_mlflow(store: Path, report) -> None:
         assert len(test) == 2  # the search's best, then repeats up to 2 runs
         cells = cells_of(report.stdout, name)
         assert cells[1] == "2 ep, 600 img, cpu"
-        assert cells[2] == f"{len(runs)} (0)" and cells[3] == str(len(configs))
-        assert cells[4].startswith(f"{chosen}: train.optimizer.lr=")
-        assert cells[5] == "2"
+        assert cells[2] == machine_of(runs)
+        assert cells[3] == f"{len(runs)} (0)" and cells[4] == str(len(configs))
+        assert cells[5].startswith(f"{chosen}: train.optimizer.lr=")
+        assert cells[6] == "2"
         half = 12.706205 * test.std(ddof=1) / np.sqrt(2)  # t(0.975, 1 df)
-        assert cells[7] == (
+        assert cells[8] == (
             f"{100 * test.mean():.2f}% ± {100 * test.std(ddof=1):.2f} "
             f"({100 * (test.mean() - half):.2f}–{100 * (test.mean() + half):.2f})"
         )
-        assert f"{100 * mean_val[chosen]:.2f}% ±" in cells[6]
+        assert f"{100 * mean_val[chosen]:.2f}% ±" in cells[7]
+
+
+def machine_of(runs: list) -> str:
+    """Where these runs trained, as a row says it: this machine's CPU, whether it runs bf16
+    natively, and the precision the runs resolved."""
+    from sweep.train import cpu_model, cpu_runs_bf16
+
+    precisions = sorted({r.data.params["resolved.precision"] for r in runs})
+    native = "native bf16" if cpu_runs_bf16() else "no native bf16"
+    return f"{cpu_model()} ({native}), {'/'.join(precisions)}"
 
 
 def study_cells(stdout: str, name: str) -> list[str]:
@@ -136,11 +147,12 @@ def test_the_studys_columns_match_a_recomputation_from_mlflow(store: Path, repor
         test = np.array([r.data.metrics[M.TEST_ACCURACY] for r in done])
         val = np.array([r.data.metrics[M.MODEL_VAL_ACCURACY] for r in done])
         cells = study_cells(report.stdout, name)
-        assert cells[2] == str(len(done)) == str(len(runs))
-        assert cells[3] == f"{100 * test.mean():.2f}%"
-        assert cells[4] == f"{100 * test[val.argmax()]:.2f}%"
-        assert cells[5] == f"{100 * test.max():.2f}%"
-        assert cells[6:] == ["–", "–"]  # (no published experiment of these names)
+        assert cells[2] == machine_of(runs)
+        assert cells[3] == str(len(done)) == str(len(runs))
+        assert cells[4] == f"{100 * test.mean():.2f}%"
+        assert cells[5] == f"{100 * test[val.argmax()]:.2f}%"
+        assert cells[6] == f"{100 * test.max():.2f}%"
+        assert cells[7:] == ["–", "–"]  # (no published experiment of these names)
 
 
 def test_the_published_figures_stand_beside_their_experiment() -> None:
@@ -149,15 +161,16 @@ def test_the_published_figures_stand_beside_their_experiment() -> None:
     summary = pd.DataFrame(
         [
             {"experiment": "exp7_steplr_decay", "sweep": "exp7_steplr_decay", "budget": "b",
-             "study_runs": 3, "study_mean": 0.9, "study_val_pick": 0.91, "study_best": 0.92},
+             "machine": "m", "study_runs": 3, "study_mean": 0.9, "study_val_pick": 0.91,
+             "study_best": 0.92},
             {"experiment": "exp1_baseline_batchnorm", "sweep": "exp1_baseline_batchnorm",
-             "budget": "b", "study_runs": 0, "study_mean": float("nan"),
+             "budget": "b", "machine": "m", "study_runs": 0, "study_mean": float("nan"),
              "study_val_pick": float("nan"), "study_best": float("nan")},
         ]
     )  # fmt: skip
     rows = study_table(summary).rows
-    assert rows[0][3:] == ("90.00%", "91.00%", "92.00%", "93.44%", "93.08%")
-    assert rows[1][2:] == ("0", "–", "–", "–", "89.57%", "–")  # Round 1: best only
+    assert rows[0][4:] == ("90.00%", "91.00%", "92.00%", "93.44%", "93.08%")
+    assert rows[1][2:] == ("m", "0", "–", "–", "–", "89.57%", "–")  # Round 1: best only
     experiments = {p.stem: p for p in (REPO / "experiments").glob("exp*.yaml")}
     names = {load_experiment(p).name for p in experiments.values()}
     assert set(PUBLISHED) <= names  # every published row names an experiment file
@@ -261,7 +274,7 @@ def test_one_row_per_sweep_unless_pooled(store: Path, tmp_path: Path, synthetic_
     total = len(client.search_runs([exp.experiment_id], f"tags.`{M.TAG_PARENT}` != ''"))
     assert total > len(second.trials)
     row = next(line for line in done.stdout.splitlines() if "(2 sweeps of config " in line)
-    assert row.split("|")[3].strip() == f"{total} (0)"
+    assert row.split("|")[4].strip() == f"{total} (0)"
 
 
 def test_pooling_leaves_out_copies_of_runs() -> None:

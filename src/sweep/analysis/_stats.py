@@ -74,6 +74,24 @@ def budget(group: pd.DataFrame) -> str:
     return f"{epochs} ep, {images}, {device}"
 
 
+def machine(group: pd.DataFrame) -> str:
+    """Where the trials ran and in what precision, e.g. 'AMD EPYC (no native bf16), fp32'
+    or 'cuda, bf16': on a CPU its model, from the runs that recorded it ('CPU ?' for older
+    runs); several values joined by '/'."""
+
+    def distinct(col: str) -> list[str]:
+        found = group[col].dropna().astype(str) if col in group else pd.Series(dtype=str)
+        return sorted(set(found) - {"", "None", "nan"})
+
+    devices = distinct("params.resolved.device") or ["?"]
+    place = "/".join(devices)
+    if devices == ["cpu"]:
+        place = "/".join(distinct("params.resolved.cpu")) or "CPU ?"
+        native = distinct("params.resolved.cpu_bf16")
+        place += {"True": " (native bf16)", "False": " (no native bf16)"}.get("/".join(native), "")
+    return f"{place}, {'/'.join(distinct('params.resolved.precision')) or '?'}"
+
+
 def searched_params(frame: pd.DataFrame) -> list[str]:
     """Param columns that vary within at least one experiment (the searched ones)."""
     return [
@@ -188,6 +206,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
             "failed": int((group["status"] == RunStatus.FAILED).sum()),
             "configurations": group["config_id"].nunique(),
             "budget": budget(group),
+            "machine": machine(group),
             "train_hours": float(seconds.sum()) / 3600,
             "selected_config": chosen["config_id"].iloc[0] if len(chosen) else None,
             "selected_params": _params_of(chosen, varying_params(group)) if len(chosen) else "",

@@ -40,6 +40,7 @@ def summary_table(summary: pd.DataFrame) -> Table:
     headers = (
         "sweep",
         "budget",
+        "machine, precision",
         "runs (failed)",
         "configs",
         "selected configuration",
@@ -52,6 +53,7 @@ def summary_table(summary: pd.DataFrame) -> Table:
         (
             str(r["sweep"]),
             r["budget"],
+            r["machine"],
             f"{r['runs']} ({r['failed']})",
             str(r["configurations"]),
             f"{r['selected_config']}: {r['selected_params'] or 'fixed config'}"
@@ -92,6 +94,7 @@ def study_table(summary: pd.DataFrame) -> Table:
     headers = (
         "sweep",
         "budget",
+        "machine, precision",
         "complete runs",
         "mean of all runs (test)",
         "best on validation: its test",
@@ -106,6 +109,7 @@ def study_table(summary: pd.DataFrame) -> Table:
             (
                 str(r["sweep"]),
                 r["budget"],
+                r["machine"],
                 str(r["study_runs"]),
                 _pct(r["study_mean"]),
                 _pct(r["study_val_pick"]),
