@@ -1,5 +1,5 @@
 """The report of an MLflow store's sweeps, under its own name: the same command, flags and
-output as ``python -m sweep report`` (``--help`` lists them; sweep.report_command runs it).
+output as ``python -m sweep report`` (``--help`` lists them; sweep.cli.report runs it).
 
     python analyze_results.py                       # every experiment in ./mlflow.db
     python analyze_results.py --update-actionplan   # rewrite ACTIONPLAN.md's results

@@ -2,7 +2,7 @@
 files, the real data path, system tools some tests need, and one way to run the command
 line in a new process.
 
-The tiers (README, "Tests"): a test marked ``slow`` starts a process, a browser or Spark,
+The tiers (docs/tests.md): a test marked ``slow`` starts a process, a browser or Spark,
 or needs the real data; one marked ``sweep`` runs sweeps in this process against a
 temporary store; every other test is ``unit``: no store, no process, no real data, which
 the guard below enforces (``make test-unit`` runs just those, in seconds).

@@ -1,4 +1,4 @@
-"""The package's public names: what a notebook imports from ``sweep`` (README, "From a
+"""The package's public names: what a notebook imports from ``sweep`` (docs/train.md, "From a
 notebook"). Tiny synthetic data; nothing recorded."""
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ def test_hyperopt_is_the_pinned_minor_version() -> None:
 
 
 def test_trials_keeps_its_documents_and_ids_where_resume_reads_them() -> None:
-    """resume.py filters ``Trials._dynamic_trials`` in place and adds to ``Trials._ids``."""
+    """sweep.search._state filters ``Trials._dynamic_trials`` in place and adds to
+    ``Trials._ids``."""
     trials = Trials()
     fmin(
         lambda x: x**2,

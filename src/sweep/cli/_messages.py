@@ -8,7 +8,7 @@ import shlex
 import sys
 from typing import TYPE_CHECKING
 
-from ..names import DEFAULT_TRACKING_URI
+from ..names import DEFAULT_TRACKING_URI, SweepEnd
 from ._shell import EXIT_FAILED, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -160,7 +160,11 @@ def summary(result: SweepResult, tracking_uri: str, port: int, name: str) -> int
         shown(tracking_uri),
     )
     owed = f", {result.repeats_owed} repeat run(s) owed not run" if result.repeats_owed else ""
-    more = "; the same command goes on with the rest" if result.ended_by == "time_budget" else ""
+    more = (
+        "; the same command goes on with the rest"
+        if result.ended_by == SweepEnd.TIME_BUDGET
+        else ""
+    )
     logger.info(
         "ended by {}{}; trained {:,} epochs of at most {:,}{}",
         result.ended_by.replace("_", " "),

@@ -98,6 +98,24 @@ def read_store(tracking_uri: str | None) -> str | None:
     return uri
 
 
+def store_answered(uri: str | None, exc: Exception, missing: str | None = None) -> int:
+    """Say in one line what a store answered with an error; the exit status. A store of an
+    older MLflow is bad input (2), and so, where ``missing`` says what was asked for, an
+    answer that it is not there (``missing`` is then the line); any other answer is a
+    failure (1)."""
+    from ..record import answered_with_error, not_found, older_mlflow
+
+    older = older_mlflow(uri, exc) if uri else None
+    if older is not None:
+        error(str(older))
+        return EXIT_BAD_INPUT
+    if missing is not None and not_found(exc):
+        error(missing)
+        return EXIT_BAD_INPUT
+    error(answered_with_error(uri, exc))
+    return EXIT_FAILED
+
+
 class OutputLost(BaseException):
     """Standard output can no longer be written (a full disk, a closed pipe, a closed
     descriptor): raised through the command like an interrupt, so that no ``except

@@ -28,6 +28,7 @@ from ._shell import (
     file_and_store,
     nonblank,
     reading,
+    store_answered,
     write_failed,
 )
 
@@ -152,7 +153,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _refused(exc: Exception, sweep: str, uri: str) -> int:
     """Say why no configuration can be exported, in one line; the exit status."""
-    from ..record import STORE_ERRORS, answered_with_error, not_found, older_mlflow, shown
+    from ..record import STORE_ERRORS, shown
 
     if isinstance(exc, BrokenRun):
         error(str(exc))
@@ -160,18 +161,11 @@ def _refused(exc: Exception, sweep: str, uri: str) -> int:
     if not isinstance(exc, STORE_ERRORS):  # ExportError, ConfigError
         error(str(exc))
         return EXIT_BAD_INPUT
-    older = older_mlflow(uri, exc)
-    if older is not None:
-        error(str(older))
-        return EXIT_BAD_INPUT
-    if not_found(exc):
-        error(
-            f"{sweep}: no such sweep in {shown(uri)} ({first_line(exc)}). Name the "
-            "experiment file, or the id of a sweep's parent run."
-        )
-        return EXIT_BAD_INPUT
-    error(answered_with_error(uri, exc))
-    return EXIT_FAILED
+    missing = (
+        f"{sweep}: no such sweep in {shown(uri)} ({first_line(exc)}). Name the experiment "
+        "file, or the id of a sweep's parent run."
+    )
+    return store_answered(uri, exc, missing)
 
 
 def write_checked(out: Path, text: str, load: Any) -> None:

@@ -25,6 +25,7 @@ from ._shell import (
     nonblank,
     read_store,
     reading,
+    store_answered,
     write_failed,
 )
 
@@ -56,8 +57,6 @@ def main(argv: list[str]) -> int:
 def _export(args: argparse.Namespace) -> int:
     from ..record import (
         STORE_ERRORS,
-        answered_with_error,
-        older_mlflow,
         shown,
         sqlite_path,
         unwritable,
@@ -87,9 +86,7 @@ def _export(args: argparse.Namespace) -> int:
     except OSError as exc:
         return write_failed(exc, out)
     except STORE_ERRORS as exc:
-        older = older_mlflow(uri, exc)
-        error(str(older) if older else answered_with_error(uri, exc))
-        return EXIT_BAD_INPUT if older else EXIT_FAILED
+        return store_answered(uri, exc)
     for folder in folders:
         print(f"wrote {folder}", file=sys.stderr)
     return 0

@@ -31,6 +31,7 @@ from ._shell import (
     file_and_store,
     nonblank,
     reading,
+    store_answered,
     write_failed,
 )
 
@@ -186,7 +187,7 @@ def load(model: str, uri: str) -> tuple[str, Any]:
 
 def _refused(exc: Exception, model: str, uri: str) -> int:
     """Say why the model or the images cannot be had, in one line; the exit status."""
-    from ..record import STORE_ERRORS, answered_with_error, not_found, older_mlflow, shown
+    from ..record import STORE_ERRORS, shown
     from ..train import DataError
 
     if isinstance(exc, PredictError):
@@ -196,16 +197,11 @@ def _refused(exc: Exception, model: str, uri: str) -> int:
         error(str(exc))
         return EXIT_FAILED
     if isinstance(exc, STORE_ERRORS):
-        older = older_mlflow(uri, exc)
-        if older is not None:
-            error(str(older))
-            return EXIT_BAD_INPUT
-        if not_found(exc):
-            error(
-                f"no model {model} in {shown(uri)} ({first_line(exc)}). Name "
-                "models:/NAME@best, models:/NAME/VERSION or the id of a run that logged one."
-            )
-            return EXIT_BAD_INPUT
+        missing = (
+            f"no model {model} in {shown(uri)} ({first_line(exc)}). Name models:/NAME@best, "
+            "models:/NAME/VERSION or the id of a run that logged one."
+        )
+        return store_answered(uri, exc, missing)
     if isinstance(exc, OSError):  # the model's files in the artifact store
         error(
             f"the files of model {model} in {shown(uri)} cannot be read "
@@ -213,8 +209,7 @@ def _refused(exc: Exception, model: str, uri: str) -> int:
             "artifacts are missing or damaged: run the sweep again, or name another model."
         )
         return EXIT_FAILED
-    error(answered_with_error(uri, exc))  # MLflow's or SQLAlchemy's error
-    return EXIT_FAILED
+    return store_answered(uri, exc)  # (another error of the store's libraries)
 
 
 def _write(out: Path, predicted: Any, labels: Any, source: str) -> int:

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 
 from ..names import DEFAULT_TRACKING_URI
 from ._arguments import report_arguments
-from ._shell import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_ROOM, error
+from ._shell import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_ROOM,
+    error,
+    store_answered,
+)
 
 if TYPE_CHECKING:
     from ..report import Report
@@ -104,7 +111,6 @@ def _update(args: argparse.Namespace, report: Report) -> None:
 def _failed(exc: Exception, args: argparse.Namespace) -> int:
     """Say what went wrong in one line; the exit status ``run`` gives for its kind."""
     from ..faults import storage_problem
-    from ..record import answered_with_error, older_mlflow
     from ..report import ReportError, ReportInputError
 
     if isinstance(exc, ReportInputError):
@@ -121,7 +127,4 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int:
             )
         where = exc.filename or args.out
         return _error(f"cannot write {where}: {exc.strerror or exc}.", EXIT_FAILED)
-    older = older_mlflow(args.tracking_uri, exc) if args.tracking_uri else None
-    if older is not None:
-        return _error(str(older), EXIT_BAD_INPUT)
-    return _error(answered_with_error(args.tracking_uri, exc), EXIT_FAILED)
+    return store_answered(args.tracking_uri, exc)

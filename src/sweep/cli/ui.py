@@ -12,13 +12,12 @@ import sys
 from ..names import DEFAULT_TRACKING_URI, UI_PORT
 from ._shell import (
     EXIT_BAD_INPUT,
-    EXIT_FAILED,
     Parser,
-    error,
     guarded,
     nonblank,
     read_store,
     reading,
+    store_answered,
 )
 
 # MLflow 3's UI opens an experiment in its GenAI view unless told otherwise: the URL's
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _links(args: argparse.Namespace) -> int:
-    from ..record import absolute_uri, answered_with_error, older_mlflow, sqlite_path
+    from ..record import absolute_uri, sqlite_path
 
     try:
         db = sqlite_path(absolute_uri(args.tracking_uri))
@@ -86,12 +85,7 @@ def _links(args: argparse.Namespace) -> int:
     try:
         found = StoreReader(uri).experiments()
     except STORE_ERRORS as exc:
-        older = older_mlflow(uri, exc)
-        if older is not None:
-            error(str(older))
-            return EXIT_BAD_INPUT
-        error(answered_with_error(uri, exc))
-        return EXIT_FAILED
+        return store_answered(uri, exc)
     print(f"The MLflow UI at {base} shows each sweep's runs under 'Model training':")
     for name, experiment_id in found:
         print(f"  {name}: {ui_links(base, experiment_id)['runs']}")

@@ -39,13 +39,14 @@ def _explain(exc: ValidationError, source: str) -> ConfigError:
     if len(unknown) > 1:
         keys = [f"'{_loc(e)}'" for e in unknown]
         lines.append(
-            f"unknown keys {listed(keys)} (check the spelling; see the README for the valid keys)"
+            f"unknown keys {listed(keys)} (check the spelling; docs/config.md lists the "
+            "valid keys)"
         )
         errors = [e for e in errors if e["type"] != "extra_forbidden"]
     for err in errors:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see the README for the valid keys)"
+            msg = "unknown key (check the spelling; docs/config.md lists the valid keys)"
         value = err.get("input")
         shown = (
             ""
@@ -197,7 +198,7 @@ def _check_override(tree: dict[str, Any], override: Override) -> None:
         raise ConfigError(
             f"{override.origin}: '{_part(override.key)}' names no field of this experiment's "
             "config. Keys are dotted paths such as train.epochs; each model kind has its own "
-            "(see the README)."
+            "(docs/config.md lists them)."
         ) from None
     except ValidationError:
         pass  # the file itself is invalid: validate() says why

@@ -1,4 +1,4 @@
-"""Step 1 of the data flow: experiment YAML -> validated, frozen ``ExperimentConfig``.
+"""Experiment YAML -> validated, frozen ``ExperimentConfig``.
 
 Everything after :func:`load_experiment` sees typed, immutable objects, never a raw dict.
 Errors are raised as :class:`ConfigError` with one paragraph naming the file, the key and

@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import names as M
+from ..names import RunStatus
 from ._store import NOT_FOUND
 from ._tracker import fluent_store
 
@@ -69,7 +70,7 @@ class StoreReader:
         """The newest finished parent run that selected a configuration, or None."""
         runs = self.client.search_runs(
             [experiment_id],
-            f"tags.`{M.TAG_BEST_TRIAL}` != '' and attributes.status = 'FINISHED'",
+            f"tags.`{M.TAG_BEST_TRIAL}` != '' and attributes.status = '{RunStatus.FINISHED}'",
             order_by=["attributes.start_time DESC"],
             max_results=1,
         )

@@ -44,7 +44,7 @@ T = TypeVar("T")
 # creation at INFO: the errors reach this module, which says what went wrong in one line.
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 # MLflow 3's UI opens an experiment in its GenAI view unless this tag (or the URL, see
-# sweep.ui) asks for the classic "Model training" view that shows runs
+# sweep.cli.ui) asks for the classic "Model training" view that shows runs
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 # what a store that does not answer looks like (HTTP, PostgreSQL, a SQLite file gone away)

@@ -76,7 +76,7 @@ def spark_trials(master: str, parallelism: int, timeout_s: float | None, trackin
         logger.warning(
             "tracking URI {} is a file on this machine, but Spark master {} may run trials on "
             "other machines, which cannot write to it. Use an MLflow server that the workers "
-            "can reach (see README, 'Running on a cluster').",
+            "can reach (see docs/search.md, 'Running on a cluster').",
             tracking_uri,
             master,
         )
@@ -146,7 +146,7 @@ class LocalBackend:
     def describe(self) -> str | None:
         return None
 
-    def trials(self, saved: Any) -> Any:
+    def trials(self, saved: Trials) -> Trials:
         """The trials object fmin runs on: the saved Trials themselves."""
         return saved
 
@@ -156,7 +156,7 @@ class LocalBackend:
     def wrap(self, objective: Objective, save: Callable[[], None]) -> Objective:
         return resume.Checkpointing(objective, save)
 
-    def snapshot(self, trials: Trials) -> Any:
+    def snapshot(self, trials: Trials) -> Trials:
         """What the sweep state keeps of ``trials`` (picklable)."""
         return trials
 
@@ -186,7 +186,7 @@ class SparkBackend:
             f"{self.threads or 'default'} torch threads each"
         )
 
-    def trials(self, saved: Any) -> Any:
+    def trials(self, saved: Trials) -> Trials:
         """SparkTrials keeps no trials file of its own: the finished saved ones go into it."""
         resume.adopt(self._trials, saved)
         return self._trials
@@ -197,7 +197,7 @@ class SparkBackend:
     def wrap(self, objective: Objective, save: Callable[[], None]) -> Objective:
         return objective
 
-    def snapshot(self, trials: Trials) -> Any:
+    def snapshot(self, trials: Trials) -> Trials:
         return resume.finished_copy(trials)
 
     def ready(self, trials: Trials) -> None:

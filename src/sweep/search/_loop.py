@@ -1,4 +1,4 @@
-"""Step 7 of the data flow: a sweep from start to end. Opens (or resumes, or extends) the
+"""A sweep from start to end. Opens (or resumes, or extends) the
 sweep's parent run, runs its phases (``_phases``: the search and the repeats, one trial per
 child run) and records its summary. Where trials run is the backend's business (``_backends``),
 what is saved to resume it is ``_state``'s.
@@ -10,6 +10,7 @@ import dataclasses
 import shutil
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from hyperopt import Trials
 from loguru import logger
@@ -108,19 +109,17 @@ def run_sweep(
             rerun = resume.reopen(tracker, sweep.state) if sweep.resumed else []
             if not sweep.resumed:
                 logger.info("sweep {} | experiment {} | parent run {}", *_names(config, sweep))
-            trials = backend.trials(sweep.state.trials)
-            run_phases(SweepSession(config, options, backend, tracker, sweep, stop, trials), rerun)
-            result = _result(config, sweep, trials)
-            trained = _trained(config, result)
-            version = record_sweep(tracker, result, config, sweep.scratch, trained)
-            stop.check("while writing the summary")
-            status = RunStatus.FINISHED if result.finished else RunStatus.FAILED
-            if sweep.ended_by == SweepEnd.TIME_BUDGET:  # summarised, and the same command goes on
-                status = RunStatus.KILLED  # (its state kept: resumed like an interrupted sweep)
-            else:
-                done = dataclasses.replace(sweep.state, trials=backend.snapshot(trials))
-                resume.finish(sweep.path, done, config.sweep.max_evals)  # nothing to resume
-            return dataclasses.replace(result, model_version=version)
+            session = SweepSession(
+                config=config,
+                options=options,
+                backend=backend,
+                tracker=tracker,
+                sweep=sweep,
+                stop=stop,
+                trials=backend.trials(sweep.state.trials),
+            )
+            result, status = _run_open(session, rerun)
+            return result
         except StoreLost:
             status = RunStatus.KILLED  # not recorded: the store is gone; a resumed sweep marks it
             tracker.lost = True  # (a trial's own client may have found out first)
@@ -136,6 +135,24 @@ def run_sweep(
                 tracker.end_run(sweep.state.parent_run_id, status)
             if not sweep.path.exists():  # complete: no resume will want the weights
                 shutil.rmtree(sweep.scratch, ignore_errors=True)
+
+
+def _run_open(session: SweepSession, rerun: list[dict[str, Any]]) -> tuple[SweepResult, RunStatus]:
+    """An open sweep's phases, then its summary recorded on its parent run: the result, and
+    the status the parent run ends with."""
+    config, sweep, trials = session.config, session.sweep, session.trials
+    run_phases(session, rerun)
+    result = _result(config, sweep, trials)
+    trained = _trained(config, result)
+    version = record_sweep(session.tracker, result, config, sweep.scratch, trained)
+    session.stop.check("while writing the summary")
+    status = RunStatus.FINISHED if result.finished else RunStatus.FAILED
+    if sweep.ended_by == SweepEnd.TIME_BUDGET:  # summarised, and the same command goes on
+        status = RunStatus.KILLED  # (its state kept: resumed like an interrupted sweep)
+    else:
+        done = dataclasses.replace(sweep.state, trials=session.backend.snapshot(trials))
+        resume.finish(sweep.path, done, config.sweep.max_evals)  # nothing to resume
+    return dataclasses.replace(result, model_version=version), status
 
 
 def _names(config: ExperimentConfig, sweep: OpenSweep) -> tuple[str, str, str]:

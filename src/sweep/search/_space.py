@@ -1,4 +1,4 @@
-"""Step 2 of the data flow: the config's ``search:`` block -> a hyperopt space, and a
+"""The config's ``search:`` block -> a hyperopt space, and a
 sampled point -> a frozen trial config.
 
 This is the only module that imports ``hyperopt.hp``.

@@ -287,7 +287,7 @@ def n_evaluated(trials: Trials) -> int:
     return sum(doc["state"] == JOB_STATE_DONE for doc in trials._dynamic_trials)
 
 
-def finished_copy(trials: Trials) -> Any:
+def finished_copy(trials: Trials) -> Trials:
     """A plain ``hyperopt.Trials`` holding the finished trials of ``trials`` (for example
     SparkTrials, which cannot be pickled)."""
 
@@ -296,7 +296,7 @@ def finished_copy(trials: Trials) -> Any:
     return plain
 
 
-def adopt(target: Any, saved: Any) -> None:
+def adopt(target: Trials, saved: Trials) -> None:
     """Put copies of the finished trials of ``saved`` into another trials object."""
 
     docs = [copy.deepcopy(d) for d in saved._dynamic_trials if d["state"] == JOB_STATE_DONE]
@@ -346,7 +346,8 @@ def reopen(tracker: Tracker, state: SweepState) -> list[dict[str, Any]]:
     parent = tracker.get_run(state.parent_run_id)
     stale = tracker.search_runs(
         [parent.info.experiment_id],
-        f"tags.`{M.TAG_PARENT}` = '{state.parent_run_id}' and attributes.status = 'RUNNING'",
+        f"tags.`{M.TAG_PARENT}` = '{state.parent_run_id}' "
+        f"and attributes.status = '{RunStatus.RUNNING}'",
     )
     for run in stale:
         tracker.set_tags(run.info.run_id, {M.TAG_FAILURE: "interrupted; runs again on resume"})

@@ -1,4 +1,4 @@
-"""Step 3 of the data flow: find and verify the Fashion-MNIST files (read by ``_files``),
+"""Find and verify the Fashion-MNIST files (read by ``_files``),
 and split them into train / validation / test tensors (uint8, kept whole in memory).
 """
 

@@ -1,4 +1,4 @@
-"""Step 5 of the data flow: ``fit()`` trains one model on in-memory splits and reports each
+"""``fit()`` trains one model on in-memory splits and reports each
 epoch through a callback: the epochs with the optimizer and schedulers of ``_optim``, early
 stopping, weight averaging, the training state a checkpoint keeps. No MLflow here.
 """

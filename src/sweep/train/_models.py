@@ -1,4 +1,4 @@
-"""Step 4 of the data flow: model builders, looked up by ``model.kind`` in a registry.
+"""Model builders, looked up by ``model.kind`` in a registry.
 
 Every model takes a ``[N, 1, 28, 28]`` float batch and returns ``[N, 10]`` logits.
 """
