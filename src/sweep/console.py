@@ -110,7 +110,7 @@ class Pace:
         if not self.epochs:
             return ""
         per, left = self.seconds / self.epochs, max(0, self.left)
-        return f"ETA {duration(left * per)} (at most {left} epochs left at {per:.1f} s/epoch)"
+        return f"ETA {duration(left * per)} ({left} planned epochs left at {per:.1f} s/epoch)"
 
     def announce(self) -> None:
         if self.epochs:

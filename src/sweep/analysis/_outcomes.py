@@ -77,6 +77,7 @@ class SweepResult:
     model_version: str | None = None  # of the registered model: the selected configuration
     ended_by: str = SweepEnd.MAX_EVALS  # why no more trials ran (names.SweepEnd)
     repeats_owed: int = 0  # runs the repeats still owed when the time budget ran out
+    epochs_planned: int = 0  # its search and the repeats of the best after the search
     epochs_possible: int = 0  # the most epochs the sweep could have trained
 
     @property

@@ -165,12 +165,14 @@ def summary(result: SweepResult, tracking_uri: str, port: int, name: str) -> int
         if result.ended_by == SweepEnd.TIME_BUDGET
         else ""
     )
+    planned, most = result.epochs_planned, result.epochs_possible
+    of = f"{planned:,} planned, at most {most:,}" if 0 < planned < most else f"at most {most:,}"
     logger.info(
-        "ended by {}{}; trained {:,} epochs of at most {:,}{}",
+        "ended by {}{}; trained {:,} epochs of {}{}",
         result.ended_by.replace("_", " "),
         owed,
         result.epochs_trained,
-        result.epochs_possible,
+        of,
         more,
     )
     print(best_table(result.trials), file=sys.stderr)

@@ -175,5 +175,6 @@ def _result(config: ExperimentConfig, sweep: OpenSweep, trials: Trials) -> Sweep
         summarize(trials),
         ended_by=sweep.ended_by,
         repeats_owed=sweep.repeats_owed,
-        epochs_possible=most_epochs(config, sweep.state)[0],
+        epochs_planned=(epochs := most_epochs(config, sweep.state)).planned,
+        epochs_possible=epochs.most,
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from hyperopt import Trials, fmin
@@ -164,27 +164,52 @@ def planned_runs(config: ExperimentConfig, search_until: int | None = None) -> i
     return runs if s.algo == "grid" else runs + s.repeat_top * (s.repeats - 1)
 
 
-def most_epochs(config: ExperimentConfig, state: resume.SweepState) -> tuple[int, int]:
-    """The most epochs the sweep may train (every search trial and every repeat owed at
-    their full epochs) and the most one trial may train."""
+class Epochs(NamedTuple):
+    """A sweep's epochs when nothing stops it early: ``planned`` (its search and the
+    repeats of the configurations best after the search), ``most`` (repeats can move which
+    configuration is best, and the new best is owed its repeats too: at most every searched
+    configuration ``repeats`` times) and the most one trial trains."""
+
+    planned: int
+    most: int
+    per_trial: int
+
+
+def most_epochs(config: ExperimentConfig, state: resume.SweepState) -> Epochs:
+    """The sweep's :class:`Epochs`, every run at its full epochs."""
     epochs = config.search.get("train.epochs")
     per_trial = max(int(v) for v in epochs.extremes()) if epochs else config.train.epochs
-    return planned_runs(config, state.search_until) * per_trial, per_trial
+    s = config.sweep
+    searched = state.search_until or _search_size(config)
+    most = searched if s.algo == "grid" else searched * s.repeats
+    return Epochs(
+        planned_runs(config, state.search_until) * per_trial, most * per_trial, per_trial
+    )
 
 
-def _announce(config: ExperimentConfig, most: int) -> None:
+def _announce(config: ExperimentConfig, epochs: Epochs) -> None:
     images = train_images(config)
-    pruned = (
+    fewer = (
         ", fewer where trials stop early or are pruned"
         if config.sweep.pruner.kind != "none"
+        else ", fewer where trials stop early"
+        if config.train.early_stopping
         else ""
     )
+    more = (
+        f"; at most {epochs.most:,} if repeats move which configuration is best"
+        if epochs.most > epochs.planned
+        else ""
+    )
+    word = "planned" if more else "at most"
     logger.info(
-        "at most {:,} epochs of {:,} images ({:.2f}M images{})",
-        most,
+        "{} {:,} epochs of {:,} images ({:.2f}M images{}){}",
+        word,
+        epochs.planned,
         images,
-        most * images / 1e6,
-        pruned or (", fewer where trials stop early" if config.train.early_stopping else ""),
+        epochs.planned * images / 1e6,
+        fewer,
+        more,
     )
 
 
@@ -300,9 +325,10 @@ def run_phases(session: SweepSession, rerun: list[dict[str, Any]]) -> None:
     s = config.sweep
     if session.backend.describe():
         logger.info("{}", session.backend.describe())
-    most, per_trial = most_epochs(config, sweep.state)
-    _announce(config, most)
-    left = most - per_trial * resume.n_evaluated(trials)
+    epochs = most_epochs(config, sweep.state)
+    _announce(config, epochs)
+    per_trial = epochs.per_trial
+    left = max(0, epochs.planned - per_trial * resume.n_evaluated(trials))
     if session.backend.patient:  # (parallel trials: no pace)
         session.pace = Pace(left, per_trial)
     budget = s.budget_seconds()

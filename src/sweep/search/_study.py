@@ -105,14 +105,14 @@ def _planned(
         return Planned(path, config, overrides, "exported", 0, 0, 0)
     cut = _saved(state_file)
     if cut is not None and cut.identity.config == identity:
-        most, per_trial = most_epochs(config, cut)
+        planned, _, per_trial = most_epochs(config, cut)
         trials = resume.n_evaluated(cut.trials)
-        left = max(0, most - per_trial * trials)
+        left = max(0, planned - per_trial * trials)
         images = left * train_images(config)
         return Planned(path, config, overrides, "cut off", trials, left, images)
     empty = resume.SweepState(config.name, "", SweepIdentity.of(config), None)
-    most, _ = most_epochs(config, empty)
-    return Planned(path, config, overrides, "to run", 0, most, most * train_images(config))
+    planned = most_epochs(config, empty).planned
+    return Planned(path, config, overrides, "to run", 0, planned, planned * train_images(config))
 
 
 def _saved(path: Path) -> resume.SweepState | None:
