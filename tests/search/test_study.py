@@ -117,3 +117,51 @@ def test_the_committed_studies_load(name: str) -> None:
     study, entries = load_study(REPO / "experiments" / "studies" / f"{name}.yaml")
     assert study.name == name and entries
     assert all(path.is_file() for path, _, _ in entries)
+
+
+def test_a_sweeps_epochs_count_the_repeats_that_may_move_its_best(tmp_path: Path) -> None:
+    from sweep.config import SweepIdentity, load_experiment
+    from sweep.search._phases import most_epochs
+    from sweep.search._state import SweepState
+
+    (tmp_path / "a.yaml").write_text(
+        tiny_sweep("repeated", sweep={"max_evals": 3, "repeats": 3}, train={"epochs": 2})
+    )
+    config = load_experiment(tmp_path / "a.yaml")
+    empty = SweepState(config.name, "", SweepIdentity.of(config), None)
+    # planned: 3 searched + 2 repeats of the best; at most: each searched one 3 times
+    assert most_epochs(config, empty) == (10, 18, 2)
+    grid = config.model_copy(update={"sweep": config.sweep.model_copy(update={"algo": "grid"})})
+    planned, most, _ = most_epochs(grid, empty)
+    assert planned == most  # a grid's repeats are its search
+
+
+def test_the_study_table_times_each_sweep_at_its_own_speed_else_its_kinds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from sweep.cli import study
+
+    rates = pd.DataFrame(
+        {
+            "experiment": ["study_a", "study_a", "study_a", "other", "other"],
+            "kind": ["mlp", "mlp", "mlp", "cnn", "cnn"],
+            "rate": [100.0, 200.0, 900.0, 50.0, 70.0],
+        }
+    )
+    assert study._rate(rates, "study_a", "mlp") == 200.0  # its own runs' median
+    assert study._rate(rates, "study_b", "cnn") == 60.0  # none yet: its model kind's
+    assert (
+        study._rate(rates, "study_b", "resnet") is None and study._rate(None, "a", "mlp") is None
+    )
+    _, entries = load_study(write_study(tmp_path, STUDY))
+    monkeypatch.setattr(study, "_rates", lambda uri: rates.assign(kind="cnn"))
+    study._table(f"sqlite:///{tmp_path / 'mlflow.db'}", entries, set())
+    out = capsys.readouterr().out.splitlines()
+    a, b = (next(line for line in out if line.startswith(n)) for n in ("study_a", "study_b"))
+    images = plan(f"sqlite:///{tmp_path / 'mlflow.db'}", entries)[0].images_left
+    from sweep.console import duration
+
+    assert a.split()[-1] == duration(images / 200.0) and b.split()[-1] == "?"
+    assert "1 sweep(s) whose model has not trained here yet" in out[-2]

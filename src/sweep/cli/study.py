@@ -4,8 +4,9 @@ time budget. A sweep that finished (of exactly its config) is skipped, and so is
 finished results ``--export DIR`` holds already (exported here or on another machine), one
 that was cut off goes on where it stopped, and each that finishes is exported (as
 ``export-results`` does) at once. Before and after, a table says where each sweep stands,
-the epochs and images left and, from the speed this store's finished runs measured on this
-machine, about how long they take. Run the same command again to go on.
+the epochs and images left and, from the speeds this store's finished runs measured on
+this machine (the sweep's own, else its model kind's), about how long they take. Run the
+same command again to go on.
 
 Exit statuses as for ``run``: 0 every sweep done or the time budget spent (the same command
 goes on), 2 bad input (the study file or one of its experiment files, a flag), 1 a sweep
@@ -145,51 +146,82 @@ def _export(uri: str, name: str, out: str) -> None:
 
 
 def _table(uri: str, configs: list[Any], exported: set[str]) -> None:
-    """Where each sweep stands, and about how long what is left takes here."""
+    """Where each sweep stands, and about how long what is left takes here: at the median
+    speed of the sweep's own finished runs in the store, else of its model kind's."""
     from ..console import duration
     from ..search import plan
 
     planned = plan(uri, configs, exported)
-    rate = _images_per_second(uri, [p.config.name for p in planned if p.trials_done])
-    print(f"{'sweep':<36} {'state':<8} {'trials':>6} {'epochs left':>11} {'images left':>12}")
+    rates = _rates(uri) if any(p.images_left for p in planned) else None
+    print(
+        f"{'sweep':<36} {'state':<8} {'trials':>6} {'epochs left':>11} {'images left':>12} "
+        f"{'time left':>9}"
+    )
+    seconds, unmeasured = 0.0, 0
     for p in planned:
-        print(
+        rate = _rate(rates, p.config.name, p.config.model.kind) if p.images_left else None
+        if rate:
+            seconds += p.images_left / rate
+        unmeasured += bool(p.images_left and not rate)
+        when = duration(p.images_left / rate) if rate else "?" if p.images_left else ""
+        row = (
             f"{p.config.name[:36]:<36} {p.state:<8} {p.trials_done:>6} {p.epochs_left:>11,} "
-            f"{p.images_left:>12,}"
+            f"{p.images_left:>12,} {when:>9}"
         )
+        print(row.rstrip())
     images = sum(p.images_left for p in planned)
     if not images:
         print("every sweep is done")
-    elif rate:
-        eta = duration(images / rate)
-        print(f"left: {images:,} training images, about {eta} at {rate:,.0f} images/s")
-        print("(the speed of this store's finished runs; early stopping and pruning train less)")
-    else:
-        print(f"left: {images:,} training images (a speed once a sweep of it has run here)")
+        return
+    unknown = (
+        f", and {unmeasured} sweep(s) whose model has not trained here yet" if unmeasured else ""
+    )
+    eta = f", about {duration(seconds)}{unknown}" if seconds else unknown
+    print(f"left: {images:,} training images{eta}")
+    if seconds:
+        print(
+            "(each at the median speed of the store's finished runs of its sweep, else of its "
+            "model kind; early stopping and pruning train less)"
+        )
 
 
-def _images_per_second(uri: str, names: list[str]) -> float | None:
-    """Training images per second over the finished runs of ``names`` in the store."""
+def _rates(uri: str) -> Any:
+    """Training images per second of each finished run in the store, with its experiment
+    and model kind (None: no store, or nothing finished yet)."""
+    import pandas as pd
+
     from .. import names as M
     from ..record import existing
     from ..report import load_runs
     from ..train import training_images
 
-    if not names:
-        return None
     try:
-        runs = load_runs(existing(uri), names).runs
+        runs = load_runs(existing(uri)).runs
     except Exception:  # (no store yet, nothing finished: no speed to go by)
         return None
     done = runs.dropna(subset=[M.TRAIN_SECONDS, M.EPOCHS_RUN])
-    if done.empty or done[M.TRAIN_SECONDS].sum() <= 0:
+    done = done[done[M.TRAIN_SECONDS] > 0]
+    if done.empty:
         return None
     per_epoch = [
         training_images(_int(r.get("params.data.subset")), float(r["params.data.val_fraction"]))
         for _, r in done.iterrows()
     ]
-    images = sum(n * e for n, e in zip(per_epoch, done[M.EPOCHS_RUN], strict=True))
-    return images / done[M.TRAIN_SECONDS].sum()
+    images = pd.Series(per_epoch, index=done.index) * done[M.EPOCHS_RUN].astype(float)
+    rate = images / done[M.TRAIN_SECONDS].astype(float)
+    return done.assign(rate=rate, kind=done.get("params.model.kind"))[
+        ["experiment", "kind", "rate"]
+    ]
+
+
+def _rate(rates: Any, name: str, kind: str) -> float | None:
+    """The median speed of ``name``'s finished runs, else of those of its model ``kind``."""
+    if rates is None:
+        return None
+    for same in (rates["experiment"] == name, rates["kind"] == kind):
+        if same.any():
+            return float(rates.loc[same, "rate"].median())
+    return None
 
 
 def _int(value: Any) -> int | None:
