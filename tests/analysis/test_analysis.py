@@ -421,3 +421,45 @@ def test_each_row_says_where_its_runs_trained_and_in_what_precision() -> None:
         "cuda, bf16/fp32"
     )
     assert stats.machine(pd.DataFrame({"run_id": ["a"]})) == "?, ?"
+
+
+def test_a_time_budget_that_differs_between_chunks_of_a_sweep_is_no_searched_setting() -> None:
+    from sweep.analysis import _stats
+
+    unit = pd.DataFrame(
+        {
+            "experiment": ["e"] * 3,
+            "params.model.filters": ["64", "128", "64"],
+            "params.train.seed": ["1", "2", "3"],
+            "params.sweep.time_budget": ["600.0", "600.0", "1999.0"],  # a resumed chunk
+        }
+    )
+    assert _stats.varying_params(unit) == ["params.model.filters"]
+    assert _stats.searched_params(unit) == ["params.model.filters"]
+
+
+def test_a_row_cut_from_its_files_budget_names_the_files_in_the_summary_table() -> None:
+    from sweep.report._render import summary_table
+
+    frame = pd.concat([unit_runs("cut/u", "cut", BASE), unit_runs("own/u", "own", BASE)])
+    summary = pd.DataFrame({"unit": ["cut/u", "own/u", "unknown/u"]})
+    sweeps = pd.DataFrame(
+        {
+            "parent_run_id": ["cut/u-parent", "own/u-parent"],
+            "file_budget": [{"epochs": 5, "subset": None}, {"epochs": 2, "subset": 1000}],
+        }
+    )
+    notes = _findings.file_budgets(frame, summary, sweeps)
+    assert notes == ["5 ep, all images", "", ""]  # (no parent known: nothing to say)
+    read_back = frame.astype({"params.train.epochs": int, "params.data.subset": float})
+    assert _findings.file_budgets(read_back, summary, sweeps) == notes  # (an export's numbers)
+    row = {"sweep": "cut", "budget": "2 ep, 1000 img, cpu", "machine": "m", "runs": 3}
+    row |= {"failed": 0, "configurations": 1, "selected_config": None, "n": 0}
+    row |= {"val_n": 0, "test_n": 0, "train_hours": 0.0}
+    table = summary_table(
+        pd.DataFrame([row | {"file_budget": notes[0]}, row | {"file_budget": ""}])
+    )
+    assert [r[1] for r in table.rows] == [
+        "2 ep, 1000 img, cpu (the file's: 5 ep, all images)",
+        "2 ep, 1000 img, cpu",
+    ]

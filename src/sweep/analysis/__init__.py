@@ -25,7 +25,7 @@ from ._figures import (
     optimization_history,
     params_vs_metric,
 )
-from ._findings import findings
+from ._findings import file_budgets, findings
 from ._importance import analyse, importance_rows, searched
 from ._outcomes import SweepResult, TrialSummary
 from ._selection import REPEAT, TRIAL, base_seed, config_id, missing_runs, roles, trial_seed
@@ -59,6 +59,7 @@ __all__ = [
     "describe",
     "efficiency",
     "epoch_history",
+    "file_budgets",
     "findings",
     "history_frame",
     "importance_rows",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,13 +60,7 @@ def findings(
     interval and p-value, Holm-corrected across the rows; against a figure the mean's 95%
     t-interval, at the file's own budget; and a verdict in words."""
     chosen = frame[frame["selected"] & (frame["status"] == RunStatus.FINISHED)]
-    latest = frame.sort_values("start_time").groupby("unit")["parent_run_id"].last()
-    meta = sweeps.set_index("parent_run_id") if len(sweeps) else pd.DataFrame()
-
-    def info_of(unit: str) -> pd.Series:
-        parent = latest.get(unit)
-        return meta.loc[parent] if parent in meta.index else pd.Series(dtype=object)
-
+    info_of = _sweep_info(frame, sweeps)
     rows = []
     for _, unit in summary.iterrows():
         info = info_of(unit["unit"])
@@ -95,6 +90,29 @@ def findings(
     out = pd.DataFrame(rows)
     _holm(out, alpha)
     return out
+
+
+def _sweep_info(frame: pd.DataFrame, sweeps: pd.DataFrame) -> Callable[[str], pd.Series]:
+    """A unit's sweep as its latest parent run records it (hypothesis, expect, the file's
+    budget); an empty Series where none is known."""
+    latest = frame.sort_values("start_time").groupby("unit")["parent_run_id"].last()
+    meta = sweeps.set_index("parent_run_id") if len(sweeps) else pd.DataFrame()
+
+    def info_of(unit: str) -> pd.Series:
+        parent = latest.get(unit)
+        return meta.loc[parent] if parent in meta.index else pd.Series(dtype=object)
+
+    return info_of
+
+
+def file_budgets(frame: pd.DataFrame, summary: pd.DataFrame, sweeps: pd.DataFrame) -> list[str]:
+    """Per summary row, the file's own budget in words where its runs trained under another
+    (``"5 ep, all images"``), "" where they trained at the file's own or it is unknown."""
+    info_of = _sweep_info(frame, sweeps)
+    return [
+        _file_budget_differs(frame[frame["unit"] == u], info_of(u).get("file_budget")) or ""
+        for u in summary["unit"]
+    ]
 
 
 def _values(chosen: pd.DataFrame, unit: str, metric: str) -> pd.Series:
@@ -130,12 +148,22 @@ def _file_budget_differs(runs: pd.DataFrame, budget_: Any) -> str | None:
     if not isinstance(budget_, dict):
         return None
     epochs, subset = str(budget_.get("epochs")), str(budget_.get("subset"))
-    ran_epochs = set(runs.get("params.train.epochs", pd.Series(dtype=str)).dropna())
-    ran_subset = set(runs.get("params.data.subset", pd.Series(dtype=str)).dropna())
+    ran_epochs = _texts(runs.get("params.train.epochs"))
+    ran_subset = _texts(runs.get("params.data.subset"))
     if ran_epochs <= {epochs} and ran_subset <= {subset}:
         return None
     images = "all images" if subset == "None" else f"{subset} img"
     return f"{epochs} ep, {images}"
+
+
+def _texts(column: pd.Series | None) -> set[str]:
+    """A param column's values as the store logs them (text; an export read back gives
+    numbers: 2 and 1000.0 are "2" and "1000")."""
+    if column is None:
+        return set()
+    return {
+        str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in column.dropna()
+    }
 
 
 def _comparable(unit: pd.Series, base: pd.Series, info_of: Any) -> bool:

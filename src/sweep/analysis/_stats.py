@@ -103,8 +103,10 @@ def searched_params(frame: pd.DataFrame) -> list[str]:
 
 def _param_columns(frame: pd.DataFrame) -> list[str]:
     """The config's params, without what differs between runs of one configuration (the
-    seed) or describes where it ran."""
+    seed), describes where it ran, or how the search ran (``sweep.``: a time budget that
+    differs between two chunks of one sweep is no setting of what trains)."""
     skip = ("params.resolved.", "params.name", "params.hypothesis", "params.train.seed")
+    skip += ("params.sweep.",)
     return [c for c in frame.columns if c.startswith("params.") and not c.startswith(skip)]
 
 

@@ -21,6 +21,7 @@ from ..analysis import (
     compare,
     configurations,
     cost_figure,
+    file_budgets,
     importance_rows,
     mark_selected,
     searched,
@@ -147,6 +148,7 @@ def build_report(
     baseline = _pick_baseline(summary, baseline)
     comparison = _comparison(frame, summary, baseline, metric)
     findings = stats_findings(frame, summary, sweeps)
+    summary["file_budget"] = file_budgets(frame, summary, sweeps)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     drawn = draw_figures(frame, summary, load_curves(client, summary), metric)

@@ -36,7 +36,8 @@ def _interval(row: pd.Series, prefix: str) -> str:
 
 def summary_table(summary: pd.DataFrame) -> Table:
     """One row per sweep: its selected configuration (highest mean validation accuracy)
-    and how that configuration's runs did."""
+    and how that configuration's runs did. A budget cut from its file's (``--epochs``,
+    ``--subset``, a study's overrides) names the file's beside it."""
     headers = (
         "sweep",
         "budget",
@@ -52,7 +53,9 @@ def summary_table(summary: pd.DataFrame) -> Table:
     rows = tuple(
         (
             str(r["sweep"]),
-            r["budget"],
+            f"{r['budget']} (the file's: {r['file_budget']})"
+            if r.get("file_budget")
+            else r["budget"],
             r["machine"],
             f"{r['runs']} ({r['failed']})",
             str(r["configurations"]),
