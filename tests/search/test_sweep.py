@@ -208,6 +208,20 @@ def test_each_part_of_the_identity_leaves_out_what_it_is_named_for(tmp_path) -> 
     assert budget == base
 
 
+def test_a_key_added_later_counts_in_the_identity_only_where_it_is_set() -> None:
+    """Sweeps recorded before ``sweep.tpe_startup`` existed resume and pool with the same
+    config today (the quick start's identity as it was); a TPE with another start-up is
+    another sweep."""
+    from sweep.config import SweepIdentity
+
+    path = Path(__file__).parents[2] / "experiments" / "quickstart.yaml"
+    base = SweepIdentity.of(load_experiment(path))
+    assert base == SweepIdentity("d1d843aa387f1db3", "39d6e1cfb95f89df", "caa99e5a4e8024d4")
+    assert SweepIdentity.of(load_experiment(path, {"sweep.tpe_startup": 20})) == base
+    other = SweepIdentity.of(load_experiment(path, {"sweep.tpe_startup": 5}))
+    assert other.config != base.config and other.setup != base.setup
+
+
 def test_an_unreadable_state_file_is_a_clear_error(tmp_path, synthetic_dir, monkeypatch, capsys):
     from sweep.__main__ import main
     from sweep.search import _state as resume

@@ -15,6 +15,7 @@ import yaml
 from ._loading import load_experiment
 from ._reader import ConfigError, _resolve
 from ._schema import ExperimentConfig
+from ._sweep import TPE_STARTUP
 
 
 def content_hash(path: str | Path) -> str:
@@ -39,6 +40,9 @@ def file_budget(path: str | Path) -> str:
 _BUDGET_KEYS = ("time_budget", "timeout_minutes", "time_budget_grace")
 
 
+_LATER_SWEEP_KEYS = {"tpe_startup": TPE_STARTUP}
+
+
 def config_digest(
     config: ExperimentConfig, train: tuple[str, ...] = (), sweep: tuple[str, ...] = ()
 ) -> str:
@@ -51,6 +55,9 @@ def config_digest(
         "train": {"device", *train},
         "sweep": {"trial_figures", "log_model", "system_metrics", *_BUDGET_KEYS, *sweep},
     }
+    # keys added after sweeps were recorded count where they are set: at their default the
+    # sweep is the one an earlier version ran, and resumes and pools with it
+    exclude["sweep"] |= {k for k, v in _LATER_SWEEP_KEYS.items() if getattr(config.sweep, k) == v}
     text = config.model_dump_json(exclude=exclude)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

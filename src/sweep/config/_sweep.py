@@ -27,6 +27,8 @@ from ._base import (
 )
 from ._reader import _short
 
+TPE_STARTUP = 20  # Hyperopt's own default (tpe._default_n_startup_jobs)
+
 
 class PrunerConfig(Frozen):
     """Stop a trial that is clearly behind the sweep's other trials at the same epoch.
@@ -47,6 +49,9 @@ class SweepConfig(Frozen):
     # grid: every combination of the choice dimensions, once per seed (max_evals unused)
     algo: Literal["tpe", "random", "anneal", "grid"] = "tpe"
     max_evals: Int = Field(10, ge=1, le=MAX_TRIALS)
+    # tpe: the trials it draws at random before it models the results (Hyperopt's
+    # n_startup_jobs, 20 by default: a TPE sweep of 20 trials or fewer is a random search)
+    tpe_startup: Int = Field(TPE_STARTUP, ge=1, le=MAX_TRIALS)
     # runs (seeds) per configuration for the top configurations after the search
     # (grid: for every combination)
     repeats: Int = Field(1, ge=1, le=MAX_REPEATS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from functools import partial
 from typing import Any
 
 from hyperopt import JOB_STATE_NEW, Trials, anneal, rand, tpe
@@ -21,9 +22,9 @@ from ._state import n_evaluated
 def algorithm(config: ExperimentConfig) -> Any:
     if config.sweep.algo == "grid":
         return grid(grid_points(config))
-    return {"tpe": tpe.suggest, "random": rand.suggest, "anneal": anneal.suggest}[
-        config.sweep.algo
-    ]
+    if config.sweep.algo == "tpe":
+        return partial(tpe.suggest, n_startup_jobs=config.sweep.tpe_startup)
+    return {"random": rand.suggest, "anneal": anneal.suggest}[config.sweep.algo]
 
 
 def grid(points: list[dict[str, int]]) -> Any:
