@@ -28,7 +28,7 @@ from ._figures import (
 from ._findings import file_budgets, findings
 from ._importance import analyse, importance_rows, searched
 from ._outcomes import SweepResult, TrialSummary
-from ._selection import REPEAT, TRIAL, base_seed, config_id, missing_runs, roles, trial_seed
+from ._selection import REPEAT, TRIAL, base_seed, best, config_id, missing_runs, roles, trial_seed
 from ._stats import (
     best_so_far,
     compare,
@@ -47,6 +47,7 @@ __all__ = [
     "TrialSummary",
     "analyse",
     "base_seed",
+    "best",
     "best_so_far",
     "compare",
     "config_id",
