@@ -123,6 +123,35 @@ def test_flip_tta_averages_the_softmax_of_image_and_mirror_image() -> None:
     assert evaluate(model, x, y).loss != pytest.approx(scored.loss)  # (one view differs)
 
 
+def test_translate_tta_adds_each_view_shifted_one_pixel_both_ways() -> None:
+    from sweep.train._scoring import shifted, views
+
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4)
+    down = shifted(x, 1, 1)
+    assert torch.equal(down[..., 1:, 1:], x[..., :-1, :-1])  # moved down and right
+    assert torch.equal(down[..., 0, 1:], x[..., 0, :-1]) and torch.equal(
+        down[..., 0, 0], x[..., 0, 0]
+    )
+    up = shifted(x, -1, -1)
+    assert torch.equal(up[..., :-1, :-1], x[..., 1:, 1:])
+    assert torch.equal(up[..., -1, -1], x[..., -1, -1])  # (the edge repeated)
+    assert len(views(x, ("translate",))) == 3 and len(views(x, ("hflip", "translate"))) == 6
+    assert torch.equal(views(x, ("hflip", "translate"))[4], shifted(x.flip(-1), 1, 1))
+
+    splits = tiny_splits(100)
+    xt, yt = torch.from_numpy(splits.x_test[:50]), torch.from_numpy(splits.y_test[:50])
+    torch.manual_seed(0)
+    model = build_model(ResNetConfig(stem=4, widths=(8,), blocks=1)).eval()
+    inputs = to_input(xt, channels_last=False)
+    with torch.no_grad():
+        both = views(inputs, ("hflip", "translate"))
+        mean = torch.stack([model(v).softmax(1) for v in both]).mean(0)
+        got = predict_logits(model, inputs, ("hflip", "translate"))
+    assert torch.allclose(got.softmax(1), mean, atol=1e-6)
+    scored = evaluate(model, xt, yt, tta=("translate", "hflip"))
+    assert (scored.predictions == mean.argmax(1).numpy()).all()
+
+
 def test_random_erasing_fills_one_rectangle_of_the_stated_size_with_noise() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.full((200, 28, 28), 7, dtype=torch.uint8)
@@ -207,6 +236,7 @@ def test_sgd_with_nesterov_and_decoupled_weight_decay() -> None:
         ({"train": {"optimizer": {"name": "sgd", "momentum": 0.0, "nesterov": True}}}, "momentum"),
         ({"train": {"scheduler": {"name": "onecycle", "warmup": 0.0}}}, "warmup > 0"),
         ({"eval": {"tta": ["vflip"]}}, "eval.tta"),
+        ({"eval": {"tta": ["hflip", "hflip"]}}, "once each"),
         ({"model": {"kind": "resnet", "widths": [8, 8, 8, 8, 8]}}, "model.widths"),
     ],
 )

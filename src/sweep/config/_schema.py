@@ -206,10 +206,18 @@ class TrainConfig(Frozen):
 
 class EvalConfig(Frozen):
     """How a model is scored, in validation (every epoch, and for selection) and test
-    alike, and by the logged model: ``tta: [hflip]`` averages the softmax of the image and
-    of its mirror image (test-time augmentation)."""
+    alike, and by the logged model (test-time augmentation): ``tta: [hflip]`` averages the
+    softmax of the image and of its mirror image; ``translate`` adds each view shifted one
+    pixel down and right and one pixel up and left (edges repeated), 3 views each."""
 
-    tta: tuple[Literal["hflip"], ...] = Field((), max_length=1)
+    tta: tuple[Literal["hflip", "translate"], ...] = Field((), max_length=2)
+
+    @field_validator("tta")
+    @classmethod
+    def _once_each(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"{list(v)} names a view twice: list hflip and translate once each")
+        return v
 
 
 # ----------------------------------------------------------------------------- data

@@ -39,15 +39,31 @@ def to_input(x: torch.Tensor, channels_last: bool, pixels: str = "standardized")
     return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
 
+def shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """A ``[N, C, H, W]`` batch moved ``dy`` pixels down and ``dx`` right (at most 1), its
+    edge rows and columns repeated into the gap."""
+    padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    h, w = x.shape[-2:]
+    return padded[..., 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
+
+
+def views(x: torch.Tensor, tta: tuple[str, ...]) -> list[torch.Tensor]:
+    """The inputs test-time augmentation scores: the batch (and its mirror image, with
+    ``hflip``), each also shifted one pixel down-right and up-left (``translate``)."""
+    out = [x, x.flip(-1)] if "hflip" in tta else [x]
+    if "translate" in tta:
+        out = [v for base in out for v in (base, shifted(base, 1, 1), shifted(base, -1, -1))]
+    return out
+
+
 def predict_logits(model: nn.Module, x: torch.Tensor, tta: tuple[str, ...] = ()) -> torch.Tensor:
-    """``model``'s logits of the input batch ``x`` (in fp32); with ``tta`` (``hflip``), the
-    log of the mean softmax of the image and of its mirror image: still logits, whose
-    softmax is the average of the views'."""
-    logits = model(x).float()
-    if "hflip" not in tta:
-        return logits
-    mirrored = model(x.flip(-1)).float()
-    return torch.stack([logits.log_softmax(1), mirrored.log_softmax(1)]).logsumexp(0) - math.log(2)
+    """``model``'s logits of the input batch ``x`` (in fp32); with ``tta`` (``hflip``,
+    ``translate``: :func:`views`), the log of the mean softmax of the views: still logits,
+    whose softmax is the average of the views'."""
+    if not tta:
+        return model(x).float()
+    scored = [model(v).float().log_softmax(1) for v in views(x, tta)]
+    return torch.stack(scored).logsumexp(0) - math.log(len(scored))
 
 
 class Scorer(nn.Module):
