@@ -209,9 +209,9 @@ def test_each_part_of_the_identity_leaves_out_what_it_is_named_for(tmp_path) -> 
 
 
 def test_a_key_added_later_counts_in_the_identity_only_where_it_is_set() -> None:
-    """Sweeps recorded before ``sweep.tpe_startup`` existed resume and pool with the same
-    config today (the quick start's identity as it was); a TPE with another start-up is
-    another sweep."""
+    """Sweeps recorded before ``sweep.tpe_startup`` and ``model.stem_pool`` existed resume
+    and pool with the same config today (the quick start's and exp15's identities as they
+    were); a TPE with another start-up, or a pooled stem, is another sweep."""
     from sweep.config import SweepIdentity
 
     path = Path(__file__).parents[2] / "experiments" / "quickstart.yaml"
@@ -220,6 +220,10 @@ def test_a_key_added_later_counts_in_the_identity_only_where_it_is_set() -> None
     assert SweepIdentity.of(load_experiment(path, {"sweep.tpe_startup": 20})) == base
     other = SweepIdentity.of(load_experiment(path, {"sweep.tpe_startup": 5}))
     assert other.config != base.config and other.setup != base.setup
+    fast = Path(__file__).parents[2] / "experiments" / "exp15_fast.yaml"
+    resnet = SweepIdentity.of(load_experiment(fast, {"model.stem_pool": False}))
+    assert resnet == SweepIdentity("01b6014f9cac3ede", "0db3c177495d4e32", "4fbd735e438f617e")
+    assert SweepIdentity.of(load_experiment(fast, {"model.stem_pool": True})) != resnet
 
 
 def test_an_unreadable_state_file_is_a_clear_error(tmp_path, synthetic_dir, monkeypatch, capsys):

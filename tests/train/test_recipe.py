@@ -238,6 +238,7 @@ def test_sgd_with_nesterov_and_decoupled_weight_decay() -> None:
         ({"eval": {"tta": ["vflip"]}}, "eval.tta"),
         ({"eval": {"tta": ["hflip", "hflip"]}}, "once each"),
         ({"model": {"kind": "resnet", "widths": [8, 8, 8, 8, 8]}}, "model.widths"),
+        ({"model": {"kind": "resnet", "widths": [8, 8, 8, 8], "stem_pool": True}}, "at most 3"),
     ],
 )
 def test_the_recipe_s_keys_are_validated(tree: dict, words: str) -> None:
@@ -293,3 +294,20 @@ def test_a_resumed_fit_with_the_whole_recipe_matches_an_uninterrupted_one() -> N
     assert [h[M.LR] for h in rest.history] == pytest.approx([h[M.LR] for h in whole.history])
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.allclose(a.float(), b.float(), atol=1e-5)
+
+
+def test_a_stem_pool_runs_the_stages_at_half_the_side_for_a_quarter_of_the_work() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def multiply_adds(cfg: ResNetConfig) -> int:
+        model = build_model(cfg).eval()
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+        return counter.get_total_flops() // 2
+
+    full, pooled = ResNetConfig(), ResNetConfig(stem_pool=True)
+    assert multiply_adds(full) == 58_029_824  # exp15's network
+    assert multiply_adds(pooled) == 13_719_296  # the stem at 28 x 28, the rest at a quarter
+    assert count_parameters(build_model(pooled)) == count_parameters(build_model(full))
+    three = build_model(ResNetConfig(stem=8, widths=(8, 8, 8), blocks=0, stem_pool=True))
+    assert three(torch.zeros(2, 1, 28, 28)).shape == (2, 10)  # 14 -> 7 -> 3 -> 1

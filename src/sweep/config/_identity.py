@@ -40,7 +40,11 @@ def file_budget(path: str | Path) -> str:
 _BUDGET_KEYS = ("time_budget", "timeout_minutes", "time_budget_grace")
 
 
-_LATER_SWEEP_KEYS = {"tpe_startup": TPE_STARTUP}
+# block -> key -> its default, for the keys added after sweeps were recorded
+_LATER_KEYS: dict[str, dict[str, Any]] = {
+    "sweep": {"tpe_startup": TPE_STARTUP},
+    "model": {"stem_pool": False},
+}
 
 
 def config_digest(
@@ -57,7 +61,10 @@ def config_digest(
     }
     # keys added after sweeps were recorded count where they are set: at their default the
     # sweep is the one an earlier version ran, and resumes and pools with it
-    exclude["sweep"] |= {k for k, v in _LATER_SWEEP_KEYS.items() if getattr(config.sweep, k) == v}
+    for block, keys in _LATER_KEYS.items():
+        part = getattr(config, block)
+        later = {k for k, default in keys.items() if getattr(part, k, default) == default}
+        exclude[block] = exclude.get(block, set()) | later
     text = config.model_dump_json(exclude=exclude)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -92,9 +92,22 @@ class ResNetConfig(Frozen):
     stem: Int = Field(32, ge=1, le=MAX_WIDTH)  # channels of the stem conv (28 x 28)
     widths: tuple[Annotated[Int, Field(ge=1, le=MAX_WIDTH)], ...] = Field(
         (64, 128), min_length=1, max_length=4
-    )  # one stage each; each stage halves the side, so at most 4 (28 -> 1)
+    )  # one stage each; each stage halves the side, so at most 4 (28 -> 1; 3 with stem_pool)
     blocks: Int = Field(1, ge=0, le=8)  # residual pairs (conv-BN-ReLU twice) per stage
     pool: Literal["max", "avg"] = "max"  # global pooling before the linear layer
+    # a 2x2 max-pool after the stem: the stages run at half the side (14 -> 7 -> 3 ...),
+    # about a quarter of the multiply-adds; the stem alone sees the full 28 x 28
+    stem_pool: Bool = False
+
+    @model_validator(mode="after")
+    def _fits_the_image(self) -> ResNetConfig:
+        if self.stem_pool and len(self.widths) > 3:
+            raise ValueError(
+                f"model.widths has {len(self.widths)} stages, but with stem_pool the stages "
+                "start at 14 x 14 and a fourth would have no pixel left: list at most 3 "
+                "widths, or set stem_pool: false"
+            )
+        return self
 
 
 # The model kinds, listed once: a new kind is a class here and a builder in models.REGISTRY.

@@ -138,12 +138,15 @@ def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
 
 class ResNet(nn.Module):
     """A compact residual network in the manner of the CIFAR-10 speed-runs' ResNet-9:
-    stem conv; per stage conv to its width, max-pool, residual pairs; global pooling;
-    linear. Few parameters where the image is small, most where it is 7 x 7."""
+    stem conv (and, with ``stem_pool``, a max-pool to 14 x 14); per stage conv to its
+    width, max-pool, residual pairs; global pooling; linear. Few parameters where the image
+    is large, most where it is small."""
 
     def __init__(self, cfg: ResNetConfig):
         super().__init__()
         layers: list[nn.Module] = _conv_bn_relu(1, cfg.stem)
+        if cfg.stem_pool:
+            layers.append(nn.MaxPool2d(2))
         c_in = cfg.stem
         for width in cfg.widths:
             layers += [*_conv_bn_relu(c_in, width), nn.MaxPool2d(2)]
