@@ -311,3 +311,29 @@ def test_a_stem_pool_runs_the_stages_at_half_the_side_for_a_quarter_of_the_work(
     assert count_parameters(build_model(pooled)) == count_parameters(build_model(full))
     three = build_model(ResNetConfig(stem=8, widths=(8, 8, 8), blocks=0, stem_pool=True))
     assert three(torch.zeros(2, 1, 28, 28)).shape == (2, 10)  # 14 -> 7 -> 3 -> 1
+
+
+def test_a_whitened_stem_decorrelates_the_patches_and_stays_as_set() -> None:
+    from sweep.train._models import whitening_filters
+
+    splits = tiny_splits(300)
+    images = to_input(torch.from_numpy(splits.x_train), channels_last=False)
+    filters = whitening_filters(images, 18)
+    assert filters.shape == (18, 1, 3, 3)
+    assert torch.allclose(filters[1::2], -filters[0::2])  # each eigenvector and its negative
+    out = torch.nn.functional.conv2d(images, filters[0::2]).permute(1, 0, 2, 3).reshape(9, -1)
+    cov = torch.cov(out.double())
+    eye = torch.eye(9, dtype=torch.double)
+    assert torch.allclose(cov * (cov.diagonal() > 0.5), eye * (cov.diagonal() > 0.5), atol=0.02)
+    assert (cov - torch.diag(cov.diagonal())).abs().max() < 0.02  # decorrelated
+
+    cfg = ResNetConfig(stem=12, widths=(8,), blocks=0, whiten=True)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    train = TrainConfig(epochs=1, batch_size=64, precision="fp32")
+    fit(model, splits, train)
+    stem = model.features[0].weight
+    assert torch.allclose(stem, whitening_filters(images[:10_000], 12), atol=1e-6)
+    assert not stem.requires_grad  # (trained around, not trained)
+    with pytest.raises(ConfigError, match="at most 18"):
+        validate({"name": "w", "model": {"kind": "resnet", "stem": 32, "whiten": True}}, "w.yaml")

@@ -43,7 +43,7 @@ _BUDGET_KEYS = ("time_budget", "timeout_minutes", "time_budget_grace")
 # block -> key -> its default, for the keys added after sweeps were recorded
 _LATER_KEYS: dict[str, dict[str, Any]] = {
     "sweep": {"tpe_startup": TPE_STARTUP},
-    "model": {"stem_pool": False},
+    "model": {"stem_pool": False, "whiten": False},
 }
 
 

@@ -23,8 +23,10 @@ from pydantic import (
 from ._base import MAX_BATCH, MAX_EPOCHS, MAX_WIDTH, Bool, Float, Frozen, Int, Seed, flatten
 from ._sweep import Distribution, Expectation, SweepConfig
 
-
 # ----------------------------------------------------------------------------- models
+WHITENING_FILTERS = 18  # a whitened 3x3 stem on one channel: 9 eigenvectors, each signed
+
+
 class CNNConfig(Frozen):
     """Conv blocks (conv-[BN]-ReLU-pool-dropout) whose widths double up to ``filters``."""
 
@@ -98,9 +100,19 @@ class ResNetConfig(Frozen):
     # a 2x2 max-pool after the stem: the stages run at half the side (14 -> 7 -> 3 ...),
     # about a quarter of the multiply-adds; the stem alone sees the full 28 x 28
     stem_pool: Bool = False
+    # the stem's filters set, before training, to whiten the training images' 3x3 patches
+    # (each eigenvector of their covariance over the root of its eigenvalue, and its
+    # negative: at most 18) and left untrained, as the CIFAR-10 speed-runs do
+    whiten: Bool = False
 
     @model_validator(mode="after")
     def _fits_the_image(self) -> ResNetConfig:
+        if self.whiten and self.stem > WHITENING_FILTERS:
+            raise ValueError(
+                f"model.stem is {self.stem}, but a whitened stem has at most "
+                f"{WHITENING_FILTERS} filters (each of the 9 eigenvectors of the 3x3 patches "
+                f"and its negative): set stem to {WHITENING_FILTERS} or less, or whiten: false"
+            )
         if self.stem_pool and len(self.widths) > 3:
             raise ValueError(
                 f"model.widths has {len(self.widths)} stages, but with stem_pool the stages "

@@ -25,6 +25,8 @@ from ._devices import _autocast, resolve_precision
 from ._optim import PER_BATCH, batches_per_epoch, decay_weights, make_optimizer, make_scheduler
 from ._scoring import _uses_channels_last, evaluate, to_input
 
+WHITENING_IMAGES = 10_000  # the training images a whitened stem's patches are taken from
+
 EpochCallback = Callable[[int, dict[str, float]], None]
 TensorPair = tuple[torch.Tensor, torch.Tensor]
 
@@ -336,6 +338,9 @@ def fit(
         torch.from_numpy(a).to(device)
         for a in (splits.x_train, splits.y_train, splits.x_val, splits.y_val)
     )
+    prepare = getattr(model, "init_from_images", None)
+    if prepare is not None and resume_from is None:  # (resumed: its saved weights come back)
+        prepare(to_input(x_train[:WHITENING_IMAGES], False, cfg.pixels))
     loop, scheduler = _make_loop(model, cfg, device, len(x_train), tta)
     stopper = _EarlyStopping(cfg)
     history = _load_training_state(resume_from, loop, scheduler, stopper) if resume_from else []

@@ -155,9 +155,35 @@ class ResNet(nn.Module):
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveMaxPool2d(1) if cfg.pool == "max" else nn.AdaptiveAvgPool2d(1)
         self.head = nn.Linear(c_in, NUM_CLASSES)
+        self.whiten = cfg.whiten
+
+    def init_from_images(self, x: torch.Tensor) -> None:
+        """With ``whiten``, before training: the stem's filters from the 3x3 patches of
+        ``x`` (``[N, 1, 28, 28]`` as the model sees them), frozen."""
+        if self.whiten:
+            stem = self.features[0]
+            stem.weight.data.copy_(whitening_filters(x, stem.out_channels).to(stem.weight))
+            stem.weight.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pool(self.features(x)).flatten(1))
+
+
+WHITENING_EPS = 5e-4  # added to each eigenvalue (of standardized pixels' patches)
+
+
+def whitening_filters(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` 3x3 filters (``[n, 1, 3, 3]``) that whiten the 3x3 patches of images ``x``:
+    each eigenvector of the patches' covariance divided by the root of its eigenvalue
+    (plus :data:`WHITENING_EPS`), then its negative, the largest eigenvalues first, so that
+    a ReLU after them keeps both signs."""
+    patches = nn.functional.unfold(x.float(), 3).transpose(1, 2).reshape(-1, 9).double()
+    patches = patches - patches.mean(0)
+    values, vectors = torch.linalg.eigh(patches.T @ patches / len(patches))
+    values, vectors = values.flip(0), vectors.flip(1)  # (eigh: ascending)
+    filters = vectors.T / (values + WHITENING_EPS).sqrt()[:, None]
+    signed = torch.stack([filters, -filters], 1).reshape(2 * 9, 9)
+    return signed[:n].reshape(n, 1, 3, 3).float()
 
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {

@@ -34,7 +34,8 @@ def decay_weights(optimizer: torch.optim.Optimizer, weight_decay: float) -> None
     learning rate, as AdamW decays (torch's SGD adds ``wd * w`` to the gradient instead)."""
     for group in optimizer.param_groups:
         for p in group["params"]:
-            p.mul_(1.0 - group["lr"] * weight_decay)
+            if p.requires_grad:  # (a frozen whitened stem stays as it was set)
+                p.mul_(1.0 - group["lr"] * weight_decay)
 
 
 def batches_per_epoch(n: int, batch_size: int) -> int:
