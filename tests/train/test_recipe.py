@@ -337,3 +337,21 @@ def test_a_whitened_stem_decorrelates_the_patches_and_stays_as_set() -> None:
     assert not stem.requires_grad  # (trained around, not trained)
     with pytest.raises(ConfigError, match="at most 18"):
         validate({"name": "w", "model": {"kind": "resnet", "stem": 32, "whiten": True}}, "w.yaml")
+
+
+def test_alternate_flips_show_every_image_both_ways_in_every_two_epochs() -> None:
+    from sweep.train._fit import _make_loop
+
+    cfg = TrainConfig(augment={"hflip": "alternate"}, precision="fp32", seed=3)
+    model = build_model(ResNetConfig(stem=4, widths=(8,), blocks=0))
+    loop, _ = _make_loop(model, cfg, torch.device("cpu"), 40, ())
+    x = torch.arange(28, dtype=torch.uint8).expand(40, 28, 28).contiguous()  # asymmetric
+    idx = torch.arange(40).flip(0)
+    flipped = [(loop._augmented(x[idx], idx, e)[:, 0, 0] == 27) for e in (1, 2, 3, 4)]
+    assert 10 < int(flipped[0].sum()) < 30  # about half, at random, in the first epoch
+    assert torch.equal(flipped[1], ~flipped[0]) and torch.equal(flipped[2], flipped[0])
+    again, _ = _make_loop(model, cfg, torch.device("cpu"), 40, ())  # (a resumed run)
+    assert torch.equal(again._augmented(x[idx], idx, 4)[:, 0, 0] == 27, flipped[3])
+    validate({"name": "a", "train": {"augment": {"hflip": "alternate"}}}, "a.yaml")
+    with pytest.raises(ConfigError, match="train.augment.hflip"):
+        validate({"name": "a", "train": {"augment": {"hflip": "sometimes"}}}, "a.yaml")

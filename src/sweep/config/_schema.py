@@ -185,7 +185,10 @@ class EarlyStoppingConfig(Frozen):
 
 
 class AugmentConfig(Frozen):
-    hflip: Bool = False  # random horizontal flip, p=0.5
+    # true: a random horizontal flip, p=0.5; alternate: each image flipped at random in the
+    # first epoch, then the other way from the epoch before (the speed-runs' alternating
+    # flip: every image seen both ways in every two epochs)
+    hflip: Bool | Literal["alternate"] = False
     # random erasing (Zhong et al.): with this probability per image, a rectangle of 2-40%
     # of its area (aspect 0.3-3.3) is filled with random pixels; 0 is off
     random_erasing: Float = Field(0.0, ge=0.0, le=1.0)

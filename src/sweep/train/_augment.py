@@ -53,12 +53,20 @@ def cutout(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
     return x.masked_fill(_box_masks(top, left, side, side).to(x.device), 0)
 
 
-def augment(x: torch.Tensor, hflip: bool, pad: int, gen: torch.Generator) -> torch.Tensor:
-    """Random horizontal flips and shifts of a uint8 batch, vectorised (no per-image loop)."""
+def augment(
+    x: torch.Tensor,
+    hflip: bool,
+    pad: int,
+    gen: torch.Generator,
+    flip: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Random horizontal flips and shifts of a uint8 batch, vectorised (no per-image loop);
+    ``flip``: which images to flip, where it is not drawn at random."""
     n = x.shape[0]
-    if hflip:
-        flip = torch.rand(n, generator=gen).lt(0.5).to(x.device)
-        x = torch.where(flip[:, None, None], x.flip(-1), x)
+    if hflip or flip is not None:
+        if flip is None:
+            flip = torch.rand(n, generator=gen).lt(0.5)
+        x = torch.where(flip.to(x.device)[:, None, None], x.flip(-1), x)
     if pad:
         padded = nn.functional.pad(x, (pad, pad, pad, pad))
         dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)

@@ -26,6 +26,7 @@ from ._optim import PER_BATCH, batches_per_epoch, decay_weights, make_optimizer,
 from ._scoring import _uses_channels_last, evaluate, to_input
 
 WHITENING_IMAGES = 10_000  # the training images a whitened stem's patches are taken from
+FIRST_FLIPS_SEED = 7_919  # added to train.seed: the generator of alternate flips' first epoch
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 TensorPair = tuple[torch.Tensor, torch.Tensor]
@@ -106,16 +107,20 @@ class _Loop:
     per_batch: Any = None  # a schedule stepped after every batch (onecycle, cosine)
     ema: Any = None  # torch's AveragedModel of the weights (train.ema), or None
     tta: tuple[str, ...] = ()  # the views validation averages (eval.tta)
+    first_flips: torch.Tensor | None = None  # hflip: alternate: which images epoch 1 flips
 
     @property
     def scored(self) -> nn.Module:
         """The weights that are validated, kept and returned: the average, where kept."""
         return self.ema.module if self.ema is not None else self.model
 
-    def _augmented(self, xb: torch.Tensor) -> torch.Tensor:
+    def _augmented(self, xb: torch.Tensor, idx: torch.Tensor, epoch: int) -> torch.Tensor:
         a = self.cfg.augment
         if a.hflip or a.crop_padding:
-            xb = augment(xb, a.hflip, a.crop_padding, self.gen)
+            flip = None  # (random, or none)
+            if self.first_flips is not None:  # alternate: the first epoch's, then the other way
+                flip = self.first_flips[idx] ^ (epoch % 2 == 0)
+            xb = augment(xb, bool(a.hflip), a.crop_padding, self.gen, flip)
         if a.random_erasing:
             xb = erase(xb, a.random_erasing, self.gen)
         if a.cutout:
@@ -136,7 +141,7 @@ class _Loop:
         if self.ema is not None:
             self.ema.update_parameters(self.model)
 
-    def train_epoch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    def train_epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int = 1) -> tuple[float, float]:
         """One pass over a seeded permutation of ``x``; mean loss and accuracy."""
         model, cfg, n = self.model, self.cfg, len(x)
         model.train()
@@ -147,7 +152,8 @@ class _Loop:
             idx = order[start : start + cfg.batch_size]
             if len(idx) < 2 and start:  # a 1-image tail batch breaks BatchNorm; skip it
                 continue
-            xb, yb = to_input(self._augmented(x[idx]), self.channels_last, cfg.pixels), y[idx]
+            xb = to_input(self._augmented(x[idx], idx, epoch), self.channels_last, cfg.pixels)
+            yb = y[idx]
             with _autocast(self.device, self.precision):
                 logits = model(xb)
             loss = nn.functional.cross_entropy(
@@ -161,7 +167,7 @@ class _Loop:
     def epoch(self, epoch: int, train: TensorPair, val: TensorPair) -> dict[str, float]:
         """Train one epoch, then validate: the epoch's metrics (the lr it trained with)."""
         lr = self.optimizer.param_groups[0]["lr"]
-        train_loss, train_accuracy = self.train_epoch(*train)
+        train_loss, train_accuracy = self.train_epoch(*train, epoch)
         if not math.isfinite(train_loss):
             raise DivergedError(f"training loss became {train_loss} in epoch {epoch}")
         scored = evaluate(
@@ -301,6 +307,9 @@ def _make_loop(
     loop = _Loop(model, cfg, device, precision, channels_last, optimizer, gen, tta=tuple(tta))
     loop.per_batch = scheduler if cfg.scheduler.name in PER_BATCH else None
     loop.ema = _averaged(model, cfg.ema)
+    if cfg.augment.hflip == "alternate":  # (its own generator: the same after a resume)
+        first = torch.Generator().manual_seed(cfg.seed + FIRST_FLIPS_SEED)
+        loop.first_flips = torch.rand(n_train, generator=first).lt(0.5).to(device)
     return loop, scheduler
 
 
