@@ -355,3 +355,25 @@ def test_alternate_flips_show_every_image_both_ways_in_every_two_epochs() -> Non
     validate({"name": "a", "train": {"augment": {"hflip": "alternate"}}}, "a.yaml")
     with pytest.raises(ConfigError, match="train.augment.hflip"):
         validate({"name": "a", "train": {"augment": {"hflip": "sometimes"}}}, "a.yaml")
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "step"])
+def test_batchnorm_trains_at_its_own_learning_rate_under_every_schedule(schedule) -> None:
+    from sweep.train._optim import make_optimizer, make_scheduler
+
+    model = build_model(ResNetConfig(stem=4, widths=(8,), blocks=1))
+    base = TrainConfig(epochs=3, scheduler={"name": schedule, "step_size": 1})
+    plain = make_optimizer(model, base)
+    assert len(plain.param_groups) == 1  # (the default: one group, as before)
+    cfg = base.model_copy(update={"optimizer": OptimizerConfig(lr=0.01, bn_lr_scale=8.0)})
+    opt = make_optimizer(model, cfg)
+    rest, bn = opt.param_groups
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert {id(p) for p in bn["params"]} == {id(p) for m in norms for p in m.parameters()}
+    assert len(rest["params"]) + len(bn["params"]) == len(list(model.parameters()))
+    scheduler = make_scheduler(opt, cfg, steps=5)
+    for _ in range(7):
+        opt.step()
+        scheduler.step()
+        assert bn["lr"] == pytest.approx(8.0 * rest["lr"])
+    assert rest["lr"] != pytest.approx(0.01)  # (the schedule moved it)

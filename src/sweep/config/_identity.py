@@ -40,10 +40,12 @@ def file_budget(path: str | Path) -> str:
 _BUDGET_KEYS = ("time_budget", "timeout_minutes", "time_budget_grace")
 
 
-# block -> key -> its default, for the keys added after sweeps were recorded
-_LATER_KEYS: dict[str, dict[str, Any]] = {
-    "sweep": {"tpe_startup": TPE_STARTUP},
-    "model": {"stem_pool": False, "whiten": False},
+# the keys added after sweeps were recorded, dotted, with their defaults
+_LATER_KEYS: dict[str, Any] = {
+    "sweep.tpe_startup": TPE_STARTUP,
+    "model.stem_pool": False,
+    "model.whiten": False,
+    "train.optimizer.bn_lr_scale": 1.0,
 }
 
 
@@ -56,15 +58,20 @@ def config_digest(
     ``sweep.system_metrics``), nor how long it may run (its time budget)."""
     exclude: dict[str, Any] = {
         "expect": True,  # (a statement about the result, like the hypothesis's words)
-        "train": {"device", *train},
-        "sweep": {"trial_figures", "log_model", "system_metrics", *_BUDGET_KEYS, *sweep},
+        "train": dict.fromkeys(("device", *train), True),
+        "sweep": dict.fromkeys(
+            ("trial_figures", "log_model", "system_metrics", *_BUDGET_KEYS, *sweep), True
+        ),
     }
     # keys added after sweeps were recorded count where they are set: at their default the
     # sweep is the one an earlier version ran, and resumes and pools with it
-    for block, keys in _LATER_KEYS.items():
-        part = getattr(config, block)
-        later = {k for k, default in keys.items() if getattr(part, k, default) == default}
-        exclude[block] = exclude.get(block, set()) | later
+    for dotted, default in _LATER_KEYS.items():
+        *blocks, key = dotted.split(".")
+        part, where = config, exclude
+        for block in blocks:
+            part, where = getattr(part, block), where.setdefault(block, {})
+        if getattr(part, key, default) == default:  # (a model kind without the key: as unset)
+            where[key] = True
     text = config.model_dump_json(exclude=exclude)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -140,6 +140,9 @@ class OptimizerConfig(Frozen):
     # SGD only: weight decay applied to the weights directly (w -= lr * wd * w, as AdamW
     # does), not added to the gradient where momentum would carry it
     decoupled_weight_decay: Bool = False
+    # BatchNorm's weights and biases train at lr x this (the speed-runs raise it: those few
+    # parameters move the whole network's activations); every schedule keeps the ratio
+    bn_lr_scale: Float = Field(1.0, gt=0.0, le=1000.0)
 
     @model_validator(mode="after")
     def _sgd_only(self) -> OptimizerConfig:

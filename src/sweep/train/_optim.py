@@ -1,10 +1,11 @@
-"""The optimizer (SGD, Adam or AdamW, weight decay kept off norms and biases) and the
-learning-rate schedules (StepLR, ReduceLROnPlateau, cosine, one-cycle; warm-up) that
-``fit`` steps."""
+"""The optimizer (SGD, Adam or AdamW; weight decay on every parameter; BatchNorm's at their
+own learning rate where ``bn_lr_scale`` says so) and the learning-rate schedules (StepLR,
+ReduceLROnPlateau, cosine, one-cycle; warm-up) that ``fit`` steps."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -13,19 +14,32 @@ from .. import names as M
 from ..config import TrainConfig
 
 
+def param_groups(model: nn.Module, cfg: TrainConfig) -> Any:
+    """The model's parameters, or with ``bn_lr_scale`` two groups: the rest at ``lr``,
+    BatchNorm's weights and biases at ``lr * bn_lr_scale``."""
+    o = cfg.optimizer
+    if o.bn_lr_scale == 1.0:
+        return model.parameters()
+    norms = {id(p) for m in model.modules() if isinstance(m, BATCH_NORMS) for p in m.parameters()}
+    rest = [p for p in model.parameters() if id(p) not in norms]
+    bn = [p for p in model.parameters() if id(p) in norms]
+    return [{"params": rest}, {"params": bn, "lr": o.lr * o.bn_lr_scale}]
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     o = cfg.optimizer
+    params = param_groups(model, cfg)
     if o.name == "sgd":
         coupled = 0.0 if o.decoupled_weight_decay else o.weight_decay  # (else: decay_weights)
         return torch.optim.SGD(
-            model.parameters(),
+            params,
             lr=o.lr,
             momentum=o.momentum,
             weight_decay=coupled,
             nesterov=o.nesterov,
         )
     cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-    return cls(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    return cls(params, lr=o.lr, weight_decay=o.weight_decay)
 
 
 @torch.no_grad()
@@ -44,6 +58,7 @@ def batches_per_epoch(n: int, batch_size: int) -> int:
     return max(1, full + (tail >= 2 or (tail == 1 and full == 0)))
 
 
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 PER_BATCH = ("onecycle", "cosine")  # schedulers stepped after every batch, not every epoch
 
 
@@ -55,7 +70,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps: in
     if s.name == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
-            max_lr=cfg.optimizer.lr,
+            max_lr=[group["lr"] for group in optimizer.param_groups],  # (each group's peak)
             total_steps=total,
             pct_start=s.warmup,
             anneal_strategy=s.anneal,
