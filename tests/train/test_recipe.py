@@ -377,3 +377,24 @@ def test_batchnorm_trains_at_its_own_learning_rate_under_every_schedule(schedule
         scheduler.step()
         assert bn["lr"] == pytest.approx(8.0 * rest["lr"])
     assert rest["lr"] != pytest.approx(0.01)  # (the schedule moved it)
+
+
+def test_identity_init_passes_channels_through_and_bn_momentum_is_set() -> None:
+    torch.manual_seed(0)
+    plain = build_model(ResNetConfig(stem=4, widths=(8, 16), blocks=1))
+    torch.manual_seed(0)
+    model = build_model(ResNetConfig(stem=4, widths=(8, 16), blocks=1, identity_init=True))
+    convs = [m for m in model.features.modules() if isinstance(m, torch.nn.Conv2d)]
+    before = [m for m in plain.features.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert torch.equal(convs[0].weight, before[0].weight)  # the stem keeps its own
+    stage = convs[1]  # 4 channels in, 8 filters: the first 4 are the identity
+    x = torch.randn(2, 4, 5, 5)
+    out = torch.nn.functional.conv2d(x, stage.weight, padding=1)
+    assert torch.allclose(out[:, :4], x) and torch.equal(stage.weight[4:], before[1].weight[4:])
+    pair = convs[2]  # 8 in, 8 out: all the identity
+    y = torch.randn(2, 8, 5, 5)
+    assert torch.allclose(torch.nn.functional.conv2d(y, pair.weight, padding=1), y)
+    fast = build_model(ResNetConfig(stem=4, widths=(8,), bn_momentum=0.6))
+    norms = [m for m in fast.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.momentum == 0.6 for m in norms)
+    assert all(m.momentum == 0.1 for m in plain.modules() if isinstance(m, torch.nn.BatchNorm2d))

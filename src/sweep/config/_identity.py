@@ -45,6 +45,8 @@ _LATER_KEYS: dict[str, Any] = {
     "sweep.tpe_startup": TPE_STARTUP,
     "model.stem_pool": False,
     "model.whiten": False,
+    "model.identity_init": False,
+    "model.bn_momentum": 0.1,
     "train.optimizer.bn_lr_scale": 1.0,
 }
 

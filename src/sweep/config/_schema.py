@@ -104,6 +104,12 @@ class ResNetConfig(Frozen):
     # (each eigenvector of their covariance over the root of its eigenvalue, and its
     # negative: at most 18) and left untrained, as the CIFAR-10 speed-runs do
     whiten: Bool = False
+    # each conv after the stem starts as the identity on its input channels (the rest of
+    # its filters at random), so that the network starts close to its shortcuts
+    identity_init: Bool = False
+    # BatchNorm's running statistics: new = (1 - m) * old + m * batch (torch's 0.1; the
+    # speed-runs use a faster 0.6 for networks trained in few steps)
+    bn_momentum: Float = Field(0.1, gt=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _fits_the_image(self) -> ResNetConfig:

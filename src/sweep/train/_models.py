@@ -156,6 +156,13 @@ class ResNet(nn.Module):
         self.pool = nn.AdaptiveMaxPool2d(1) if cfg.pool == "max" else nn.AdaptiveAvgPool2d(1)
         self.head = nn.Linear(c_in, NUM_CLASSES)
         self.whiten = cfg.whiten
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = cfg.bn_momentum
+        if cfg.identity_init:
+            convs = [m for m in self.features.modules() if isinstance(m, nn.Conv2d)]
+            for conv in convs[1:]:  # (not the stem: one channel in)
+                identity_init(conv)
 
     def init_from_images(self, x: torch.Tensor) -> None:
         """With ``whiten``, before training: the stem's filters from the 3x3 patches of
@@ -167,6 +174,15 @@ class ResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.pool(self.features(x)).flatten(1))
+
+
+@torch.no_grad()
+def identity_init(conv: nn.Conv2d) -> None:
+    """The first of ``conv``'s filters pass its input channels through unchanged (one
+    each, as ``nn.init.dirac_``); where it has more filters than input channels, the
+    others keep their random initialisation."""
+    n = min(conv.in_channels, conv.out_channels)
+    nn.init.dirac_(conv.weight[:n])
 
 
 WHITENING_EPS = 5e-4  # added to each eigenvalue (of standardized pixels' patches)
