@@ -106,12 +106,17 @@ def test_label_smoothing_is_the_training_loss_and_validation_stays_plain() -> No
     assert result.history[0][M.VAL_LOSS] == pytest.approx(val.loss, rel=1e-6)  # no smoothing
 
 
-def test_flip_tta_averages_the_softmax_of_image_and_mirror_image() -> None:
+def tta_case() -> tuple[torch.Tensor, torch.Tensor, torch.nn.Module, torch.Tensor]:
+    """50 test images and labels, a small residual network, and the images as it sees them."""
     splits = tiny_splits(100)
     x, y = torch.from_numpy(splits.x_test[:50]), torch.from_numpy(splits.y_test[:50])
     torch.manual_seed(0)
     model = build_model(ResNetConfig(stem=4, widths=(8,), blocks=1)).eval()
-    inputs = to_input(x, channels_last=False)
+    return x, y, model, to_input(x, channels_last=False)
+
+
+def test_flip_tta_averages_the_softmax_of_image_and_mirror_image() -> None:
+    x, y, model, inputs = tta_case()
     with torch.no_grad():
         mean = (model(inputs).softmax(1) + model(inputs.flip(-1)).softmax(1)) / 2
         got = predict_logits(model, inputs, ("hflip",))
@@ -138,11 +143,7 @@ def test_translate_tta_adds_each_view_shifted_one_pixel_both_ways() -> None:
     assert len(views(x, ("translate",))) == 3 and len(views(x, ("hflip", "translate"))) == 6
     assert torch.equal(views(x, ("hflip", "translate"))[4], shifted(x.flip(-1), 1, 1))
 
-    splits = tiny_splits(100)
-    xt, yt = torch.from_numpy(splits.x_test[:50]), torch.from_numpy(splits.y_test[:50])
-    torch.manual_seed(0)
-    model = build_model(ResNetConfig(stem=4, widths=(8,), blocks=1)).eval()
-    inputs = to_input(xt, channels_last=False)
+    xt, yt, model, inputs = tta_case()
     with torch.no_grad():
         both = views(inputs, ("hflip", "translate"))
         mean = torch.stack([model(v).softmax(1) for v in both]).mean(0)
