@@ -156,3 +156,23 @@ def test_a_finished_sweep_in_the_exports_is_known_by_its_setup(exported, tmp_pat
     assert not exported_finished(copy.parent, "tiny", setup, runs + 1)
     (copy / "runs.csv").write_text('not,a\n"table')
     assert not exported_finished(copy.parent, "tiny", setup, runs)
+
+
+def test_an_exported_table_reads_back_as_the_store_gives_it(tmp_path) -> None:
+    """Params are MLflow's text ("None" for all images, "20" for 20 epochs), ids are text
+    even where a hash is all digits, metrics are numbers and a missing one is NaN: so that
+    a report from exports says what a report from the store says."""
+    from sweep.report._exports import read_runs
+
+    path = tmp_path / "runs.csv"
+    path.write_text(
+        "run_id,config_id,params.data.subset,params.train.epochs,test_accuracy,epochs_run\n"
+        "0123456789,12345678,None,20,0.9,20\n"
+        "abc,1e5,10000,4,,\n"
+    )
+    table = read_runs(path)
+    assert list(table["params.data.subset"]) == ["None", "10000"]
+    assert list(table["params.train.epochs"]) == ["20", "4"]
+    assert list(table["config_id"]) == ["12345678", "1e5"] and table["run_id"][0] == "0123456789"
+    assert table["test_accuracy"][0] == 0.9 and pd.isna(table["test_accuracy"][1])
+    assert pd.isna(table["epochs_run"][1])

@@ -87,7 +87,11 @@ class ExportedRuns:
 
     def __init__(self, folders: list[Path]) -> None:
         self.folders = folders
-        epochs = [pd.read_csv(f / EPOCHS) for f in folders if (f / EPOCHS).is_file()]
+        epochs = [
+            pd.read_csv(f / EPOCHS, dtype={"run_id": str})
+            for f in folders
+            if (f / EPOCHS).is_file()
+        ]
         self.epochs = pd.concat(epochs, ignore_index=True) if epochs else pd.DataFrame()
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -109,6 +113,24 @@ class ExportedRuns:
         raise FileNotFoundError(f"{run_id}/{name}")
 
 
+TEXT_COLUMNS = ("experiment", "run_id", "parent_run_id", "config_id", "sweep_key")
+_MISSING = ["", "nan", "NaN", "None"]  # (a metric or field the run never had)
+
+
+def read_runs(path: Path) -> pd.DataFrame:
+    """An exported table as the store gives it: every param as the text MLflow holds
+    (``None`` stays the word, "20" is not 20), ids as text (a hash of digits is no number),
+    metrics as numbers; an empty cell is a value the run never had."""
+    header = pd.read_csv(path, nrows=0).columns
+    text = [c for c in header if c.startswith("params.") or c in TEXT_COLUMNS]
+    return pd.read_csv(
+        path,
+        dtype=dict.fromkeys(text, str),
+        keep_default_na=False,
+        na_values={c: [""] if c in text else _MISSING for c in header},
+    )
+
+
 def read_results(folder: Path) -> tuple[pd.DataFrame, ExportedRuns, pd.DataFrame]:
     """The runs and sweeps tables of every experiment exported under ``folder`` (or of the
     one experiment ``folder`` is), and the reader of their histories and tables."""
@@ -119,8 +141,8 @@ def read_results(folder: Path) -> tuple[pd.DataFrame, ExportedRuns, pd.DataFrame
     )
     if not folders:
         return pd.DataFrame(), ExportedRuns([]), pd.DataFrame()
-    runs = pd.concat([pd.read_csv(f / RUNS) for f in folders], ignore_index=True)
-    sweeps = pd.concat([pd.read_csv(f / SWEEPS) for f in folders], ignore_index=True)
+    runs = pd.concat([read_runs(f / RUNS) for f in folders], ignore_index=True)
+    sweeps = pd.concat([read_runs(f / SWEEPS) for f in folders], ignore_index=True)
     for table in (runs, sweeps):
         for column in TIME_COLUMNS:
             if column in table:
@@ -153,11 +175,11 @@ def exported_finished(folder: str | Path, name: str, setup: str, runs: int) -> b
     stops it early). Anything unreadable counts as not exported: the sweep runs."""
     where = Path(folder) / name_stem(name)
     try:
-        sweeps = pd.read_csv(where / SWEEPS)
+        sweeps = read_runs(where / SWEEPS)
         if {"sweep_key", "status"} <= set(sweeps.columns):
             mine = sweeps[sweeps["sweep_key"] == setup]
             return bool((mine["status"] == RunStatus.FINISHED).any())
-        table = pd.read_csv(where / RUNS, usecols=["sweep_key"])
+        table = pd.read_csv(where / RUNS, usecols=["sweep_key"], dtype={"sweep_key": str})
     except (OSError, ValueError, pd.errors.ParserError):
         return False
     return int((table["sweep_key"] == setup).sum()) >= runs
