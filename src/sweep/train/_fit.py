@@ -313,6 +313,17 @@ def _make_loop(
     return loop, scheduler
 
 
+def _init_from_images(
+    model: nn.Module, x_train: torch.Tensor, cfg: TrainConfig, resumed: bool
+) -> None:
+    """Before training, a model that sets weights from the training images (a whitened
+    stem) sees the first :data:`WHITENING_IMAGES` of them as it will in training (not when
+    ``resumed``: its saved weights come back)."""
+    prepare = getattr(model, "init_from_images", None)
+    if prepare is not None and not resumed:
+        prepare(to_input(x_train[:WHITENING_IMAGES], False, cfg.pixels))
+
+
 def fit(
     model: nn.Module,
     splits: Splits,
@@ -347,9 +358,7 @@ def fit(
         torch.from_numpy(a).to(device)
         for a in (splits.x_train, splits.y_train, splits.x_val, splits.y_val)
     )
-    prepare = getattr(model, "init_from_images", None)
-    if prepare is not None and resume_from is None:  # (resumed: its saved weights come back)
-        prepare(to_input(x_train[:WHITENING_IMAGES], False, cfg.pixels))
+    _init_from_images(model, x_train, cfg, resumed=resume_from is not None)
     loop, scheduler = _make_loop(model, cfg, device, len(x_train), tta)
     stopper = _EarlyStopping(cfg)
     history = _load_training_state(resume_from, loop, scheduler, stopper) if resume_from else []
