@@ -438,7 +438,7 @@ def test_a_time_budget_that_differs_between_chunks_of_a_sweep_is_no_searched_set
     assert _stats.searched_params(unit) == ["params.model.filters"]
 
 
-def test_a_row_cut_from_its_files_budget_names_the_files_in_the_summary_table() -> None:
+def test_a_row_cut_from_its_files_budget_names_the_files_in_the_summary_table(tmp_path) -> None:
     from sweep.report._render import summary_table
 
     frame = pd.concat([unit_runs("cut/u", "cut", BASE), unit_runs("own/u", "own", BASE)])
@@ -451,8 +451,11 @@ def test_a_row_cut_from_its_files_budget_names_the_files_in_the_summary_table() 
     )
     notes = _findings.file_budgets(frame, summary, sweeps)
     assert notes == ["5 ep, all images", "", ""]  # (no parent known: nothing to say)
-    read_back = frame.astype({"params.train.epochs": int, "params.data.subset": float})
-    assert _findings.file_budgets(read_back, summary, sweeps) == notes  # (an export's numbers)
+    from sweep.report._exports import read_runs
+
+    frame.to_csv(tmp_path / "runs.csv", index=False)  # (an export, read back as text)
+    read_back = read_runs(tmp_path / "runs.csv").astype({"start_time": "datetime64[ns]"})
+    assert _findings.file_budgets(read_back, summary, sweeps) == notes
     row = {"sweep": "cut", "budget": "2 ep, 1000 img, cpu", "machine": "m", "runs": 3}
     row |= {"failed": 0, "configurations": 1, "selected_config": None, "n": 0}
     row |= {"val_n": 0, "test_n": 0, "train_hours": 0.0}

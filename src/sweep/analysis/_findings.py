@@ -148,22 +148,12 @@ def _file_budget_differs(runs: pd.DataFrame, budget_: Any) -> str | None:
     if not isinstance(budget_, dict):
         return None
     epochs, subset = str(budget_.get("epochs")), str(budget_.get("subset"))
-    ran_epochs = _texts(runs.get("params.train.epochs"))
-    ran_subset = _texts(runs.get("params.data.subset"))
+    ran_epochs = set(runs.get("params.train.epochs", pd.Series(dtype=str)).dropna())
+    ran_subset = set(runs.get("params.data.subset", pd.Series(dtype=str)).dropna())
     if ran_epochs <= {epochs} and ran_subset <= {subset}:
         return None
     images = "all images" if subset == "None" else f"{subset} img"
     return f"{epochs} ep, {images}"
-
-
-def _texts(column: pd.Series | None) -> set[str]:
-    """A param column's values as the store logs them (text; an export read back gives
-    numbers: 2 and 1000.0 are "2" and "1000")."""
-    if column is None:
-        return set()
-    return {
-        str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in column.dropna()
-    }
 
 
 def _comparable(unit: pd.Series, base: pd.Series, info_of: Any) -> bool:
