@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import EXPERIMENTS, Watch, free_port, kill_tree, run_cli, run_watched, wait_for_exit
+from conftest import (
+    EXPERIMENTS,
+    Watch,
+    free_port,
+    kill_tree,
+    run_cli,
+    run_main,
+    run_watched,
+    wait_for_exit,
+)
 from sweep import names as M
 
 pytestmark = pytest.mark.slow
@@ -274,9 +283,9 @@ def test_baselines_run_end_to_end(
 
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_experiment_dry_runs(tmp_path: Path, path: Path) -> None:
-    done = run_cli(str(path), "--dry-run", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "# search space" in done.stdout
+    done = run_main([str(path), "--dry-run"], tmp_path)  # (in-process: the CLI's main())
+    assert done.code == 0, done.err
+    assert "# search space" in done.out
     assert not (tmp_path / "mlflow.db").exists()
 
 
