@@ -408,3 +408,31 @@ def test_exp15_s_recipe_runs_and_its_logged_model_applies_the_tta(
     assert out.read_text() == Path(logged).read_text()  # the logged model averages both views
     test_accuracy = run.data.metrics[M.TEST_ACCURACY]
     assert f"accuracy {test_accuracy:.4f} on 10000 images" in capsys.readouterr().out
+
+
+def test_exp17_s_speedrun_runs_and_its_registered_model_predicts_as_logged(
+    real_data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """exp17's file on a tiny budget (narrowed, as exp15's above): the pooled, whitened
+    stem set from the training images before training, identity-initialised convs and
+    alternating flips; the registered model predicts the 10,000 test images exactly as the
+    run logged them."""
+    from sweep.cli.predict import main as predict
+
+    argv = [str(EXPERIMENTS / "exp17_speedrun.yaml"), "--epochs", "1", "--subset", "1500"]
+    argv += ["--repeats", "1", "--no-progress", "--set", "model.widths=[16, 32]"]
+    done = run_main(argv, tmp_path)  # (in-process: the CLI's main())
+    assert done.code == 0, done.err[-3000:]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    run = client.get_run(client.get_model_version_by_alias("exp17_speedrun", "best").run_id)
+    params = run.data.params
+    assert (params["model.stem"], params["model.stem_pool"]) == ("18", "True")
+    assert (params["model.whiten"], params["model.identity_init"]) == ("True", "True")
+    assert params["train.augment.hflip"] == "alternate"
+    out = tmp_path / "PRED.dat"
+    assert predict(["models:/exp17_speedrun@best", "--out", str(out), "--tracking-uri", uri]) == 0
+    logged = client.download_artifacts(run.info.run_id, "predictions.txt", str(tmp_path))
+    assert out.read_text() == Path(logged).read_text()
+    test_accuracy = run.data.metrics[M.TEST_ACCURACY]
+    assert f"accuracy {test_accuracy:.4f} on 10000 images" in capsys.readouterr().out
