@@ -30,7 +30,7 @@ import matplotlib.font_manager  # noqa: F401 (its font cache is built once, here
 import numpy as np
 import psutil
 import pytest
-import torch  # noqa: F401 (its CUDA bindings look for libraries with ldconfig: once, here)
+import torch  # its CUDA bindings look for libraries with ldconfig: once, here
 
 from sweep.train import FILES, DataError, find_data_dir
 
@@ -39,6 +39,17 @@ EXPERIMENTS = REPO / "experiments"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # which tier runs: "unit" (make test-unit) scales property-based tests down; "full" runs all
 TIER = os.environ.get("SWEEP_TEST_TIER", "full")
+
+
+# ----------------------------------------------------------------------------- threads
+# pytest-xdist runs a worker per core. With torch's default (a thread per core in every
+# worker and in every process a test starts) twice as many threads as cores are busy, and
+# OpenMP's waiting threads spin on cores the other worker needs: small steps then take
+# several times as long. Each worker, and the processes it starts, gets its share.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
+torch.set_num_threads(THREADS)
+os.environ["OMP_NUM_THREADS"] = str(THREADS)  # read by torch in each new process
 
 
 def examples(full: int) -> int:
