@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -26,6 +27,9 @@ from conftest import (
     wait_for_exit,
 )
 from sweep import names as M
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
 
 pytestmark = pytest.mark.slow
 
@@ -345,7 +349,6 @@ def test_a_bf16_trained_model_predicts_exactly_what_its_run_logged(
     import mlflow.pyfunc
     import numpy as np
 
-    from sweep.cli.predict import main as predict
     from sweep.train import make_splits
 
     (tmp_path / "bf16.yaml").write_text(BF16_SWEEP)
@@ -356,12 +359,7 @@ def test_a_bf16_trained_model_predicts_exactly_what_its_run_logged(
     version = client.get_model_version_by_alias("bf16_check", "best")
     run = client.get_run(version.run_id)
 
-    out = tmp_path / "PRED.dat"
-    assert predict(["models:/bf16_check@best", "--out", str(out), "--tracking-uri", uri]) == 0
-    logged = client.download_artifacts(run.info.run_id, "predictions.txt", str(tmp_path))
-    assert out.read_text() == Path(logged).read_text()  # every one of the 10,000 labels
-    test_accuracy = run.data.metrics[M.TEST_ACCURACY]
-    assert f"accuracy {test_accuracy:.4f} on 10000 images" in capsys.readouterr().out
+    registered_model_predicts_as_logged("bf16_check", tmp_path, capsys)
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     model = mlflow.pyfunc.load_model("models:/bf16_check@best")
@@ -379,7 +377,6 @@ def test_exp15_s_recipe_runs_and_its_logged_model_applies_the_tta(
     """exp15's file on a tiny budget: the residual network (narrowed here: scoring the
     10,000 test images twice, TTA, is most of this test's time), the one-cycle schedule,
     label smoothing and flip TTA in validation, test and the registered model alike."""
-    from sweep.cli.predict import main as predict
     from sweep.config import load_experiment
     from sweep.train import build_model, count_parameters
 
@@ -402,37 +399,47 @@ def test_exp15_s_recipe_runs_and_its_logged_model_applies_the_tta(
     assert run.data.metrics[M.NUM_PARAMETERS] == count_parameters(narrowed)  # (463,594 wide)
     lr = [m.value for m in client.get_metric_history(run.info.run_id, M.LR)]
     assert lr[0] == pytest.approx(3e-3 / 25) and lr[1] > lr[0]  # stepped within epoch 1
-    out = tmp_path / "PRED.dat"
-    assert predict(["models:/exp15_fast@best", "--out", str(out), "--tracking-uri", uri]) == 0
-    logged = client.download_artifacts(run.info.run_id, "predictions.txt", str(tmp_path))
-    assert out.read_text() == Path(logged).read_text()  # the logged model averages both views
-    test_accuracy = run.data.metrics[M.TEST_ACCURACY]
-    assert f"accuracy {test_accuracy:.4f} on 10000 images" in capsys.readouterr().out
+    # the logged model averages both views, as the run's predictions did
+    registered_model_predicts_as_logged("exp15_fast", tmp_path, capsys)
 
 
-def test_exp17_s_speedrun_runs_and_its_registered_model_predicts_as_logged(
-    real_data_dir: Path, tmp_path: Path, capsys
+@pytest.mark.parametrize(
+    ("file", "widths"),
+    [("exp17_speedrun", ["16", "32"]), ("exp18_accuracy", ["32", "64"])],
+)
+def test_the_speedrun_files_run_and_their_registered_model_predicts_as_logged(
+    real_data_dir: Path, tmp_path: Path, capsys, file: str, widths: list[str]
 ) -> None:
-    """exp17's file on a tiny budget (narrowed, as exp15's above): the pooled, whitened
-    stem set from the training images before training, identity-initialised convs and
-    alternating flips; the registered model predicts the 10,000 test images exactly as the
-    run logged them."""
-    from sweep.cli.predict import main as predict
-
-    argv = [str(EXPERIMENTS / "exp17_speedrun.yaml"), "--epochs", "1", "--subset", "1500"]
-    argv += ["--repeats", "1", "--no-progress", "--set", "model.widths=[16, 32]"]
+    """exp17's and exp18's files on a tiny budget (narrowed, as exp15's above, each to half
+    its widths' ratio kept): the pooled, whitened stem set from the training images before
+    training, identity-initialised convs and alternating flips; the registered model
+    predicts the 10,000 test images exactly as the run logged them."""
+    narrowed = f"model.widths=[{', '.join(widths)}]"
+    argv = [str(EXPERIMENTS / f"{file}.yaml"), "--epochs", "1", "--subset", "1500"]
+    argv += ["--repeats", "1", "--no-progress", "--set", narrowed]
     done = run_main(argv, tmp_path)  # (in-process: the CLI's main())
     assert done.code == 0, done.err[-3000:]
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    run = client.get_run(client.get_model_version_by_alias("exp17_speedrun", "best").run_id)
+    run = registered_model_predicts_as_logged(file, tmp_path, capsys)
     params = run.data.params
     assert (params["model.stem"], params["model.stem_pool"]) == ("18", "True")
     assert (params["model.whiten"], params["model.identity_init"]) == ("True", "True")
     assert params["train.augment.hflip"] == "alternate"
-    out = tmp_path / "PRED.dat"
-    assert predict(["models:/exp17_speedrun@best", "--out", str(out), "--tracking-uri", uri]) == 0
-    logged = client.download_artifacts(run.info.run_id, "predictions.txt", str(tmp_path))
+    assert params["model.widths"] == f"[{', '.join(widths)}]"
+
+
+def registered_model_predicts_as_logged(name: str, folder: Path, capsys) -> Run:
+    """Checks that `predict` with ``models:/NAME@best`` of the store in ``folder`` writes
+    exactly the predictions its run logged (all 10,000 test labels) and prints the run's
+    test accuracy; returns that run."""
+    from sweep.cli.predict import main as predict
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    run = client.get_run(client.get_model_version_by_alias(name, "best").run_id)
+    out = folder / "PRED.dat"
+    assert predict([f"models:/{name}@best", "--out", str(out), "--tracking-uri", uri]) == 0
+    logged = client.download_artifacts(run.info.run_id, "predictions.txt", str(folder))
     assert out.read_text() == Path(logged).read_text()
     test_accuracy = run.data.metrics[M.TEST_ACCURACY]
     assert f"accuracy {test_accuracy:.4f} on 10000 images" in capsys.readouterr().out
+    return run
