@@ -1,6 +1,7 @@
 """A store's results exported as text (``python -m sweep export-results``) and read back:
 the same runs, sweeps, per-epoch metrics and confusion tables the store holds, the store
-untouched, each experiment's folder replaced whole."""
+untouched, each experiment's folder rewritten whole, keeping the sweeps other stores put
+there."""
 
 from __future__ import annotations
 
@@ -81,6 +82,41 @@ def test_exporting_again_replaces_the_folder_whole(exported) -> None:
     assert main(["export-results", "--tracking-uri", uri, "--out", str(out)]) == 0
     assert not (out / "tiny" / "stale.txt").exists()
     assert sorted(p.name for p in out.iterdir()) == ["tiny"]
+
+
+def test_a_sweep_exported_from_another_store_is_kept(
+    exported, tmp_path_factory, synthetic_dir
+) -> None:
+    """Results that outlive their machines: a folder holding one machine's sweep, exported
+    into from another machine's store, holds both sweeps (the first one's cells exactly as
+    they were); exporting the second store again changes nothing."""
+    import shutil
+
+    first, _, _, out, _, _ = exported
+    results = tmp_path_factory.mktemp("both") / "results"
+    shutil.copytree(out, results)
+    text = {"dtype": str, "keep_default_na": False, "na_filter": False}  # cells as written
+    earlier = {n: pd.read_csv(results / "tiny" / n, **text) for n in ("runs.csv", "epochs.csv")}
+    other = tmp_path_factory.mktemp("another-machine")
+    second, _ = run_tiny(other, synthetic_dir)
+    uri = f"sqlite:///{other / 'mlflow.db'}"
+    assert main(["export-results", "--tracking-uri", uri, "--out", str(results)]) == 0
+    folder = results / "tiny"
+    runs, reader, sweeps = read_results(results)
+    ids = [t.run_id for t in (*first.trials, *second.trials)]
+    assert sorted(runs["run_id"]) == sorted(ids) and len(sweeps) == 2
+    assert {p.stem for p in (folder / "confusion").iterdir()} == set(ids)
+    for run_id in ids:  # every run's history, of either store
+        assert [m.step for m in reader.get_metric_history(run_id, M.VAL_ACCURACY)] == [1, 2]
+    meta = json.loads((folder / "exported.json").read_text())
+    assert (meta["runs"], meta["kept"], meta["source"]) == (6, 3, "sqlite:///mlflow.db")
+    for name, before in earlier.items():  # the first sweep's rows, cell for cell
+        now = pd.read_csv(folder / name, **text)
+        kept = now[now["run_id"].isin(set(before["run_id"]))][list(before.columns)]
+        pd.testing.assert_frame_equal(kept.reset_index(drop=True), before, obj=name)
+    again = {n: (folder / n).read_text() for n in ("runs.csv", "sweeps.csv", "epochs.csv")}
+    assert main(["export-results", "--tracking-uri", uri, "--out", str(results)]) == 0
+    assert {n: (folder / n).read_text() for n in again} == again
 
 
 def test_a_store_that_is_not_there_is_refused_in_one_line(tmp_path, capsys) -> None:

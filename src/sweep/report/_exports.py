@@ -34,8 +34,10 @@ def export_results(
     loaded: Any, source: str, out: Path, experiments: list[str] | None = None
 ) -> list[Path]:
     """Write the runs ``loaded`` holds (the report's :class:`Loaded`: its runs and sweeps
-    tables and its store's client) into ``out``, one folder per experiment, each replaced
-    whole (written beside, then renamed); returns the folders."""
+    tables and its store's client) into ``out``, one folder per experiment, written beside,
+    then renamed into place; returns the folders. The sweeps a folder holds already from
+    another store (another machine's, an earlier session's) are kept; this store's sweeps
+    replace their earlier export."""
     frame, client, sweeps = loaded
     written = []
     for experiment, runs in frame.groupby("experiment", sort=False):
@@ -45,7 +47,9 @@ def export_results(
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=out))
         try:
             _write(staging, runs, sweeps[sweeps["experiment"] == experiment], client)
-            meta = {"experiment": experiment, "source": source, "runs": len(runs)}
+            kept = _keep_other_sweeps(folder, staging) if folder.is_dir() else 0
+            meta = {"experiment": experiment, "source": source, "runs": len(runs) + kept}
+            meta |= {"kept": kept} if kept else {}  # runs of the earlier exports' other sweeps
             meta["exported"] = f"{datetime.now():%Y-%m-%d}"
             (staging / EXPORTED).write_text(json.dumps(meta, indent=1) + "\n")
             if folder.exists():
@@ -55,6 +59,45 @@ def export_results(
             shutil.rmtree(staging, ignore_errors=True)
         written.append(folder)
     return written
+
+
+def _keep_other_sweeps(earlier: Path, staging: Path) -> int:
+    """Add to the new export in ``staging`` the rows of the ``earlier`` export's sweeps
+    that it does not hold (their cells as written, text to text) and their confusion
+    tables; the number of runs kept. An earlier export that cannot be read keeps nothing."""
+    try:
+        old = {name: _cells(earlier / name) for name in (RUNS, SWEEPS, EPOCHS)}
+    except (OSError, ValueError, pd.errors.ParserError):
+        return 0
+    new = {name: _cells(staging / name) for name in (RUNS, SWEEPS, EPOCHS)}
+    mine = set(new[SWEEPS]["parent_run_id"])
+    runs = old[RUNS][~old[RUNS]["parent_run_id"].isin(mine)]
+    if runs.empty:
+        return 0  # (the same sweeps exported again: nothing else to keep)
+    tables = {
+        RUNS: runs,
+        SWEEPS: old[SWEEPS][~old[SWEEPS]["parent_run_id"].isin(mine)],
+        EPOCHS: old[EPOCHS][old[EPOCHS]["run_id"].isin(set(runs["run_id"]))],
+    }
+    for name, rows in tables.items():
+        merged = pd.concat([rows, new[name]], ignore_index=True).fillna("")
+        if "start_time" in merged:  # the order _write gives: by start, then id
+            order = pd.to_datetime(merged["start_time"], errors="coerce")
+            merged = merged.assign(_order=order).sort_values(
+                ["_order", "parent_run_id" if name == SWEEPS else "run_id"], kind="stable"
+            )
+            merged = merged.drop(columns="_order")
+        merged.to_csv(staging / name, index=False)
+    for run_id in runs["run_id"]:
+        table = earlier / CONFUSION / f"{run_id}.csv"
+        if table.is_file():
+            shutil.copyfile(table, staging / CONFUSION / table.name)
+    return len(runs)
+
+
+def _cells(path: Path) -> pd.DataFrame:
+    """An exported table's cells as the text they are written as."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
 
 
 def _write(folder: Path, runs: pd.DataFrame, sweeps: pd.DataFrame, client: Any) -> None:
