@@ -410,8 +410,8 @@ def test_exp15_s_recipe_runs_and_its_logged_model_applies_the_tta(
 def test_the_speedrun_files_run_and_their_registered_model_predicts_as_logged(
     real_data_dir: Path, tmp_path: Path, capsys, file: str, widths: list[str]
 ) -> None:
-    """exp17's and exp18's files on a tiny budget (narrowed, as exp15's above, each to half
-    its widths' ratio kept): the pooled, whitened stem set from the training images before
+    """exp17's and exp18's files on a tiny budget (narrowed, as exp15's above, each to a
+    quarter of its widths): the pooled, whitened stem set from the training images before
     training, identity-initialised convs and alternating flips; the registered model
     predicts the 10,000 test images exactly as the run logged them."""
     narrowed = f"model.widths=[{', '.join(widths)}]"
