@@ -354,14 +354,9 @@ def test_a_bf16_trained_model_predicts_exactly_what_its_run_logged(
     (tmp_path / "bf16.yaml").write_text(BF16_SWEEP)
     done = run_cli("bf16.yaml", "--no-progress", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    version = client.get_model_version_by_alias("bf16_check", "best")
-    run = client.get_run(version.run_id)
+    run = registered_model_predicts_as_logged("bf16_check", tmp_path, capsys)
 
-    registered_model_predicts_as_logged("bf16_check", tmp_path, capsys)
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     model = mlflow.pyfunc.load_model("models:/bf16_check@best")
     splits = make_splits(real_data_dir, val_fraction=0.1, subset=1200, seed=0)
     logits = model.predict(splits.x_val[:, None].astype(np.float32))
@@ -388,19 +383,16 @@ def test_exp15_s_recipe_runs_and_its_logged_model_applies_the_tta(
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    version = client.get_model_version_by_alias("exp15_fast", "best")
-    run = client.get_run(version.run_id)
+    # the logged model averages both views, as the run's predictions did
+    run = registered_model_predicts_as_logged("exp15_fast", tmp_path, capsys)
     params = run.data.params
     assert params["model.kind"] == "resnet" and params["eval.tta"] == "['hflip']"
     assert params["train.scheduler.name"] == "onecycle"
     narrowed = build_model(load_experiment(EXPERIMENTS / "exp15_fast.yaml", narrow).model)
     assert run.data.metrics[M.NUM_PARAMETERS] == count_parameters(narrowed)  # (463,594 wide)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     lr = [m.value for m in client.get_metric_history(run.info.run_id, M.LR)]
     assert lr[0] == pytest.approx(3e-3 / 25) and lr[1] > lr[0]  # stepped within epoch 1
-    # the logged model averages both views, as the run's predictions did
-    registered_model_predicts_as_logged("exp15_fast", tmp_path, capsys)
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,8 @@ RUNS, SWEEPS, EPOCHS, CONFUSION = "runs.csv", "sweeps.csv", "epochs.csv", "confu
 EXPORTED = "exported.json"  # what was exported from where, and when
 JSON_COLUMNS = ("expect", "file_budget", "search_spec")  # sweeps.csv: dicts as JSON text
 TIME_COLUMNS = ("start_time",)
+# the rows of the runs' and the sweeps' tables: by start time, then by id
+ORDER = {RUNS: ["start_time", "run_id"], SWEEPS: ["start_time", "parent_run_id"]}
 
 
 def export_results(
@@ -81,11 +83,10 @@ def _keep_other_sweeps(earlier: Path, staging: Path) -> int:
     }
     for name, rows in tables.items():
         merged = pd.concat([rows, new[name]], ignore_index=True).fillna("")
-        if "start_time" in merged:  # the order _write gives: by start, then id
-            order = pd.to_datetime(merged["start_time"], errors="coerce")
-            merged = merged.assign(_order=order).sort_values(
-                ["_order", "parent_run_id" if name == SWEEPS else "run_id"], kind="stable"
-            )
+        if name in ORDER:  # the order _write gives
+            start, then = ORDER[name]
+            order = pd.to_datetime(merged[start], errors="coerce")
+            merged = merged.assign(_order=order).sort_values(["_order", then], kind="stable")
             merged = merged.drop(columns="_order")
         merged.to_csv(staging / name, index=False)
     for run_id in runs["run_id"]:
@@ -101,13 +102,13 @@ def _cells(path: Path) -> pd.DataFrame:
 
 
 def _write(folder: Path, runs: pd.DataFrame, sweeps: pd.DataFrame, client: Any) -> None:
-    runs = runs.sort_values(["start_time", "run_id"])
+    runs = runs.sort_values(ORDER[RUNS])
     runs.to_csv(folder / RUNS, index=False)
     table = sweeps.copy()
     for column in JSON_COLUMNS:
         if column in table:
             table[column] = table[column].map(lambda v: json.dumps(v, sort_keys=True))
-    table.sort_values(["start_time", "parent_run_id"]).to_csv(folder / SWEEPS, index=False)
+    table.sort_values(ORDER[SWEEPS]).to_csv(folder / SWEEPS, index=False)
     rows = []
     for run_id in runs["run_id"]:
         for key in M.EPOCH_METRICS:
