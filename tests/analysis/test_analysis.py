@@ -438,7 +438,9 @@ def test_a_time_budget_that_differs_between_chunks_of_a_sweep_is_no_searched_set
     assert _stats.searched_params(unit) == ["params.model.filters"]
 
 
-def test_a_row_cut_from_its_files_budget_names_the_files_in_the_summary_table(tmp_path) -> None:
+def test_a_rows_budget_says_how_it_stands_to_its_files_in_the_summary_table(tmp_path) -> None:
+    """Cut from its file's: the file's beside it; at the file's own: says so; unknown:
+    nothing."""
     from sweep.report._render import summary_table
 
     frame = pd.concat([unit_runs("cut/u", "cut", BASE), unit_runs("own/u", "own", BASE)])
@@ -449,20 +451,19 @@ def test_a_row_cut_from_its_files_budget_names_the_files_in_the_summary_table(tm
             "file_budget": [{"epochs": 5, "subset": None}, {"epochs": 2, "subset": 1000}],
         }
     )
-    notes = _findings.file_budgets(frame, summary, sweeps)
-    assert notes == ["5 ep, all images", "", ""]  # (no parent known: nothing to say)
+    notes = _findings.budget_notes(frame, summary, sweeps)
+    assert notes == ["the file's: 5 ep, all images", "the file's own", ""]  # (no parent known)
     from sweep.report._exports import read_runs
 
     frame.to_csv(tmp_path / "runs.csv", index=False)  # (an export, read back as text)
     read_back = read_runs(tmp_path / "runs.csv").astype({"start_time": "datetime64[ns]"})
-    assert _findings.file_budgets(read_back, summary, sweeps) == notes
+    assert _findings.budget_notes(read_back, summary, sweeps) == notes
     row = {"sweep": "cut", "budget": "2 ep, 1000 img, cpu", "machine": "m", "runs": 3}
     row |= {"failed": 0, "configurations": 1, "selected_config": None, "n": 0}
     row |= {"val_n": 0, "test_n": 0, "train_hours": 0.0}
-    table = summary_table(
-        pd.DataFrame([row | {"file_budget": notes[0]}, row | {"file_budget": ""}])
-    )
+    table = summary_table(pd.DataFrame([row | {"budget_note": note} for note in notes]))
     assert [r[1] for r in table.rows] == [
         "2 ep, 1000 img, cpu (the file's: 5 ep, all images)",
+        "2 ep, 1000 img, cpu (the file's own)",
         "2 ep, 1000 img, cpu",
     ]

@@ -25,7 +25,7 @@ from ._figures import (
     optimization_history,
     params_vs_metric,
 )
-from ._findings import file_budgets, findings
+from ._findings import budget_notes, findings
 from ._importance import analyse, importance_rows, searched
 from ._outcomes import SweepResult, TrialSummary
 from ._selection import REPEAT, TRIAL, base_seed, best, config_id, missing_runs, roles, trial_seed
@@ -46,6 +46,7 @@ __all__ = [
     "TRIAL",
     "TrialSummary",
     "analyse",
+    "budget_notes",
     "base_seed",
     "best",
     "best_so_far",
@@ -60,7 +61,6 @@ __all__ = [
     "describe",
     "efficiency",
     "epoch_history",
-    "file_budgets",
     "findings",
     "history_frame",
     "importance_rows",

@@ -105,14 +105,21 @@ def _sweep_info(frame: pd.DataFrame, sweeps: pd.DataFrame) -> Callable[[str], pd
     return info_of
 
 
-def file_budgets(frame: pd.DataFrame, summary: pd.DataFrame, sweeps: pd.DataFrame) -> list[str]:
-    """Per summary row, the file's own budget in words where its runs trained under another
-    (``"5 ep, all images"``), "" where they trained at the file's own or it is unknown."""
+FILES_OWN = "the file's own"
+
+
+def budget_notes(frame: pd.DataFrame, summary: pd.DataFrame, sweeps: pd.DataFrame) -> list[str]:
+    """Per summary row, how its budget stands to its file's: the file's in words where its
+    runs trained under another (``"the file's: 5 ep, all images"``), ``FILES_OWN`` where
+    they trained at the file's own, "" where the file's is unknown."""
     info_of = _sweep_info(frame, sweeps)
-    return [
-        _file_budget_differs(frame[frame["unit"] == u], info_of(u).get("file_budget")) or ""
-        for u in summary["unit"]
-    ]
+    notes = []
+    for unit in summary["unit"]:
+        own = info_of(unit).get("file_budget")
+        differs = _file_budget_differs(frame[frame["unit"] == unit], own)
+        known = isinstance(own, dict)
+        notes.append(f"the file's: {differs}" if differs else FILES_OWN if known else "")
+    return notes
 
 
 def _values(chosen: pd.DataFrame, unit: str, metric: str) -> pd.Series:

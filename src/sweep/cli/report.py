@@ -96,8 +96,9 @@ def _update(args: argparse.Namespace, report: Report) -> None:
     day = exported_on(args.results) if args.tracking_uri is None else f"{datetime.now():%Y-%m-%d}"
     context = (
         f"Measured from {sources(args.tracking_uri, args.results)} on {day}. Each row "
-        "states its budget (epochs per run, training images, device; where it is cut from "
-        "its experiment file's own, the file's follows in brackets) and n, the runs "
+        "states its budget (epochs per run, training images, device) and, in brackets, "
+        "how that stands to its experiment file's own: \"the file's own\", or the file's "
+        "where it was cut; and n, the runs "
         "(seeds) of its selected configuration; test accuracies are on the 10,000 "
         "held-out test images, which never take part in selection."
     )

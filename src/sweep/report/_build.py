@@ -18,10 +18,10 @@ import pandas as pd
 from .. import names as M
 from ..analysis import (
     analyse,
+    budget_notes,
     compare,
     configurations,
     cost_figure,
-    file_budgets,
     importance_rows,
     mark_selected,
     searched,
@@ -148,7 +148,7 @@ def build_report(
     baseline = _pick_baseline(summary, baseline)
     comparison = _comparison(frame, summary, baseline, metric)
     findings = stats_findings(frame, summary, sweeps)
-    summary["file_budget"] = file_budgets(frame, summary, sweeps)
+    summary["budget_note"] = budget_notes(frame, summary, sweeps)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     drawn = draw_figures(frame, summary, load_curves(client, summary), metric)

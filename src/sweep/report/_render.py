@@ -37,7 +37,8 @@ def _interval(row: pd.Series, prefix: str) -> str:
 def summary_table(summary: pd.DataFrame) -> Table:
     """One row per sweep: its selected configuration (highest mean validation accuracy)
     and how that configuration's runs did. A budget cut from its file's (``--epochs``,
-    ``--subset``, a study's overrides) names the file's beside it."""
+    ``--subset``, a study's overrides) names the file's beside it; one at the file's own
+    says so."""
     headers = (
         "sweep",
         "budget",
@@ -53,9 +54,7 @@ def summary_table(summary: pd.DataFrame) -> Table:
     rows = tuple(
         (
             str(r["sweep"]),
-            f"{r['budget']} (the file's: {r['file_budget']})"
-            if r.get("file_budget")
-            else r["budget"],
+            f"{r['budget']} ({r['budget_note']})" if r.get("budget_note") else r["budget"],
             r["machine"],
             f"{r['runs']} ({r['failed']})",
             str(r["configurations"]),
