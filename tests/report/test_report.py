@@ -105,7 +105,7 @@ def test_table_matches_a_recomputation_from_mlflow(store: Path, report) -> None:
         test = np.array([r.data.metrics[M.TEST_ACCURACY] for r in configs[chosen]])
         assert len(test) == 2  # the search's best, then repeats up to 2 runs
         cells = cells_of(report.stdout, name)
-        assert cells[1] == "2 ep, 600 img, cpu"
+        assert cells[1] == "2 ep, 600 img, cpu (the file's own)"  # (the files set 2 and 600)
         assert cells[2] == machine_of(runs)
         assert cells[3] == f"{len(runs)} (0)" and cells[4] == str(len(configs))
         assert cells[5].startswith(f"{chosen}: train.optimizer.lr=")
